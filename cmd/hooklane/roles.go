@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hooklane/hooklane/ingest"
+	"github.com/hooklane/hooklane/internal/config"
+	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/internal/queue"
+	"github.com/hooklane/hooklane/storage"
+	"github.com/hooklane/hooklane/worker"
+)
+
+// process holds what the roles of one process share, and closes it in
+// order: NATS after every role has stopped, the embedded server last.
+type process struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	env      env
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	embedded *server.Server
+	registry *prometheus.Registry
+	mux      *http.ServeMux
+	checks   []httpserver.Check
+}
+
+func newProcess(cfg *config.Config, logger *slog.Logger, e env) *process {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return &process{cfg: cfg, log: logger, env: e, registry: reg, mux: mux}
+}
+
+// connect joins the configured NATS, or, when embed is set and no URL is
+// configured, a server embedded in this process.
+func (p *process) connect(ctx context.Context, name string, embed bool) error {
+	natsURL := p.cfg.NATS.URL
+	var opts []nats.Option
+	if natsURL == "" {
+		if !embed {
+			return errors.New("no NATS: set NATS_URL or nats.url (only \"hooklane all\" embeds a server)")
+		}
+		srv, err := queue.Embedded(p.cfg.NATS.StoreDir)
+		if err != nil {
+			return err
+		}
+		p.embedded = srv
+		opts = append(opts, nats.InProcessServer(srv))
+		p.log.Info("embedded NATS started", "store_dir", p.cfg.NATS.StoreDir)
+	}
+	nc, err := queue.Connect(natsURL, name, p.log, opts...)
+	if err != nil {
+		return err
+	}
+	p.nc = nc
+	if p.js, err = jetstream.New(nc); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	_, err = queue.EnsureStream(ctx, p.js, queue.StreamConfig{
+		Name:            p.cfg.NATS.Stream,
+		SubjectPrefix:   p.cfg.NATS.SubjectPrefix,
+		Replicas:        p.cfg.NATS.Replicas,
+		MaxAge:          p.cfg.NATS.MaxAge,
+		DuplicateWindow: p.cfg.NATS.DuplicateWindow,
+	})
+	if err != nil {
+		return err
+	}
+	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, p.cfg.NATS.Stream)})
+	return nil
+}
+
+// openStore prepares the database (creating it when create is set, for a
+// first try) and opens the store.
+func (p *process) openStore(ctx context.Context, create bool) (*storage.Store, error) {
+	if err := prepareDatabase(ctx, p.cfg.DatabaseURL, create, p.log); err != nil {
+		return nil, err
+	}
+	store, err := storage.Open(ctx, p.cfg.DatabaseURL, storage.Config{})
+	if err != nil {
+		return nil, err
+	}
+	p.checks = append(p.checks, httpserver.Check{Name: "postgres", Func: store.Ping})
+	return store, nil
+}
+
+func (p *process) ingestHandler() (*ingest.Handler, error) {
+	if len(p.cfg.Sources) == 0 {
+		return nil, config.ErrNoSources
+	}
+	sources := make([]ingest.Source, 0, len(p.cfg.Sources))
+	for _, s := range p.cfg.Sources {
+		prov, ok := provider.Lookup(s.Provider)
+		if !ok {
+			return nil, fmt.Errorf("source %s: unknown provider %q", s.Name, s.Provider)
+		}
+		secrets := make([][]byte, len(s.Secrets))
+		for i, secret := range s.Secrets {
+			secrets[i] = []byte(secret)
+		}
+		sources = append(sources, ingest.Source{
+			Name: s.Name, Provider: prov, Secrets: secrets, AllowUnsigned: s.AllowUnsigned,
+			VerifyToken: s.VerifyToken, BearerToken: s.BearerToken,
+		})
+	}
+	h, err := ingest.New(p.js, ingest.Config{
+		Sources:        sources,
+		Stream:         p.cfg.NATS.Stream,
+		SubjectPrefix:  p.cfg.NATS.SubjectPrefix,
+		MaxBodyBytes:   p.cfg.Ingest.MaxBodyBytes,
+		PublishTimeout: p.cfg.Ingest.PublishTimeout,
+		RetryAfter:     p.cfg.Ingest.RetryAfter,
+	}, p.log, p.registry)
+	if err != nil {
+		return nil, err
+	}
+	p.mux.Handle("/webhooks/{source}", h)
+	return h, nil
+}
+
+func (p *process) worker(store *storage.Store) (*worker.Worker, error) {
+	return worker.New(p.js, store, worker.Config{
+		Stream:        p.cfg.NATS.Stream,
+		SubjectPrefix: p.cfg.NATS.SubjectPrefix,
+		Consumer:      p.cfg.Worker.Consumer,
+		BatchSize:     p.cfg.Worker.BatchSize,
+		MaxDeliveries: p.cfg.Worker.MaxDeliveries,
+		AckWait:       p.cfg.Worker.AckWait,
+	}, p.log, p.registry)
+}
+
+// listen opens the HTTP listener before any role starts, so a taken port
+// fails the start cleanly.
+func (p *process) listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", p.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", p.cfg.Addr, err)
+	}
+	p.log.Info("http listening", "addr", ln.Addr().String())
+	if p.env.Listening != nil {
+		p.env.Listening(ln.Addr())
+	}
+	return ln, nil
+}
+
+// serve runs the HTTP server on ln in g: health, readiness, metrics and
+// whatever the roles mounted.
+func (p *process) serve(ctx context.Context, g *errgroup.Group, ln net.Listener) {
+	httpserver.Health(p.mux, p.checks...)
+	handler := httpserver.WithRequestID(p.mux)
+	g.Go(func() error {
+		return httpserver.Run(ctx, ln, handler, httpserver.Config{ShutdownTimeout: p.cfg.Ingest.ShutdownTimeout}, p.log)
+	})
+}
+
+// logWebhookURLs tells the user which URL to give each provider.
+func (p *process) logWebhookURLs(addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	base := "http://" + net.JoinHostPort(host, port)
+	for _, s := range p.cfg.Sources {
+		p.log.Info("webhook URL to configure", "source", s.Name, "provider", s.Provider, "url", base+"/webhooks/"+s.Name)
+	}
+}
+
+// close flushes pending acks and publishes, then closes NATS and stops an
+// embedded server.
+func (p *process) close() {
+	if p.nc != nil {
+		if err := p.nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			p.log.Warn("nats flush on close", "err", err)
+		}
+		p.nc.Close()
+	}
+	if p.embedded != nil {
+		p.embedded.Shutdown()
+		p.embedded.WaitForShutdown()
+	}
+}
+
+func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
+	p := newProcess(cfg, logger, e)
+	defer p.close()
+	store, err := p.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := p.connect(ctx, "hooklane-all", true); err != nil {
+		return err
+	}
+	if _, err := p.ingestHandler(); err != nil {
+		return err
+	}
+	w, err := p.worker(store)
+	if err != nil {
+		return err
+	}
+	ln, err := p.listen()
+	if err != nil {
+		return err
+	}
+	p.logWebhookURLs(ln.Addr().String())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.Run(gctx) })
+	p.serve(gctx, g, ln)
+	return g.Wait()
+}
+
+func runIngest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
+	p := newProcess(cfg, logger, e)
+	defer p.close()
+	if err := p.connect(ctx, "hooklane-ingest", false); err != nil {
+		return err
+	}
+	if _, err := p.ingestHandler(); err != nil {
+		return err
+	}
+	ln, err := p.listen()
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	p.serve(gctx, g, ln)
+	return g.Wait()
+}
+
+func runWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
+	p := newProcess(cfg, logger, e)
+	defer p.close()
+	store, err := p.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := p.connect(ctx, "hooklane-worker", false); err != nil {
+		return err
+	}
+	w, err := p.worker(store)
+	if err != nil {
+		return err
+	}
+	ln, err := p.listen()
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.Run(gctx) })
+	p.serve(gctx, g, ln)
+	return g.Wait()
+}
+
+func runMigrate(ctx context.Context, cfg *config.Config, logger *slog.Logger, _ env) error {
+	if err := prepareDatabase(ctx, cfg.DatabaseURL, true, logger); err != nil {
+		return err
+	}
+	logger.Info("schema is up to date")
+	return nil
+}
+
+// prepareDatabase creates the database when create is set and it is missing,
+// then applies the schema. When no Postgres answers it says how to get one.
+func prepareDatabase(ctx context.Context, databaseURL string, create bool, logger *slog.Logger) error {
+	if create {
+		created, err := storage.EnsureDatabase(ctx, databaseURL)
+		if err != nil {
+			return explainDatabase(databaseURL, err)
+		}
+		if created {
+			logger.Info("database created", "url", redact(databaseURL))
+		}
+	}
+	if err := storage.Migrate(ctx, databaseURL); err != nil {
+		return explainDatabase(databaseURL, err)
+	}
+	return nil
+}
+
+func explainDatabase(databaseURL string, err error) error {
+	if !storage.IsTransient(err) {
+		return fmt.Errorf("database %s: %w", redact(databaseURL), err)
+	}
+	return fmt.Errorf(`no Postgres answers at %s: %w
+  start one:  sudo apt-get install -y postgresql && sudo pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start
+         or:  docker compose up -d postgres
+  or point DATABASE_URL at yours, e.g. DATABASE_URL=postgres://user:pass@host:5432/hooklane`, redact(databaseURL), err)
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

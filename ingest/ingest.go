@@ -1,0 +1,317 @@
+// Package ingest is hooklane's HTTP front door. It reads each webhook
+// delivery with a bounded reader, verifies its signature over the raw bytes,
+// publishes it to JetStream and answers 2xx only once JetStream has
+// acknowledged it. Every rejection has its own status, one log line with the
+// reason and a metric, and queues nothing.
+package ingest
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/provider"
+)
+
+// Source is one configured webhook sender, ready to serve.
+type Source struct {
+	Name          string
+	Provider      provider.Provider
+	Secrets       [][]byte // any one may sign a delivery
+	AllowUnsigned bool     // accept deliveries when Secrets is empty
+	VerifyToken   string   // Meta's GET handshake token
+	BearerToken   string   // if set, Authorization: Bearer must match
+}
+
+// Publisher publishes to JetStream and waits for its acknowledgement;
+// jetstream.JetStream is one.
+type Publisher interface {
+	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+}
+
+// FlowAnswerer answers a verified delivery that needs a synchronous answer
+// (a Platica whatsapp.flows.* event). It always returns an answer to send.
+type FlowAnswerer interface {
+	AnswerFlow(ctx context.Context, d *delivery.Delivery) []byte
+}
+
+// Config configures a Handler.
+type Config struct {
+	// Sources are served at /webhooks/<name>.
+	Sources []Source
+	// Stream is the JetStream stream deliveries must land in.
+	Stream string
+	// SubjectPrefix is the subjects' first token. Defaults to "hooklane".
+	SubjectPrefix string
+	// MaxBodyBytes is the largest body accepted. Defaults to 4 MiB.
+	MaxBodyBytes int64
+	// PublishTimeout bounds the wait for JetStream's acknowledgement.
+	// Defaults to 1s.
+	PublishTimeout time.Duration
+	// RetryAfter is sent with a 503. Defaults to 5s.
+	RetryAfter time.Duration
+	// Flows answers flow deliveries; without it they are only queued.
+	Flows FlowAnswerer
+}
+
+// Handler serves POST /webhooks/{source} and, for meta sources, the GET
+// verification handshake. Mount it on a pattern with a {source} wildcard.
+type Handler struct {
+	pub        Publisher
+	cfg        Config
+	sources    map[string]*Source
+	retryAfter string
+	log        *slog.Logger
+	metrics    *metrics
+}
+
+// New returns a Handler publishing through pub. Its metrics are registered
+// with reg.
+func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
+	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, delivery.DefaultPrefix)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 4<<20)
+	cfg.PublishTimeout = cmp.Or(cfg.PublishTimeout, time.Second)
+	cfg.RetryAfter = cmp.Or(cfg.RetryAfter, 5*time.Second)
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		pub:        pub,
+		cfg:        cfg,
+		sources:    make(map[string]*Source, len(cfg.Sources)),
+		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
+		log:        logger,
+		metrics:    m,
+	}
+	for i := range cfg.Sources {
+		s := &cfg.Sources[i]
+		if len(s.Secrets) == 0 && !s.AllowUnsigned {
+			return nil, errors.New("ingest: source " + s.Name + " has no secret and does not allow unsigned deliveries")
+		}
+		h.sources[s.Name] = s
+	}
+	return h, nil
+}
+
+// Outcomes of a request, as logged and counted.
+const (
+	outcomeAccepted         = "accepted"
+	outcomeDuplicate        = "duplicate"
+	outcomeFlowAnswered     = "flow_answered"
+	outcomeVerified         = "handshake_ok"
+	outcomeUnknownSource    = "unknown_source"
+	outcomeMethod           = "method_not_allowed"
+	outcomeTooLarge         = "too_large"
+	outcomeUnauthorized     = "unauthorized"
+	outcomeBadSignature     = "bad_signature"
+	outcomeBadJSON          = "bad_json"
+	outcomeHandshakeFailed  = "handshake_forbidden"
+	outcomeQueueUnavailable = "queue_unavailable"
+	outcomeBadRequest       = "bad_request"
+)
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := r.PathValue("source")
+	src, ok := h.sources[name]
+	if !ok {
+		h.reject(w, r, nil, http.StatusNotFound, outcomeUnknownSource, "unknown source")
+		return
+	}
+	switch {
+	case r.Method == http.MethodPost:
+		h.receive(w, r, src, start)
+	case r.Method == http.MethodGet && src.Provider.Name() == "meta":
+		h.handshake(w, r, src)
+	default:
+		allow := "POST"
+		if src.Provider.Name() == "meta" {
+			allow = "GET, POST"
+		}
+		w.Header().Set("Allow", allow)
+		h.reject(w, r, src, http.StatusMethodNotAllowed, outcomeMethod, "method "+r.Method+" not allowed")
+	}
+}
+
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, start time.Time) {
+	body, err := h.readBody(w, r)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.reject(w, r, src, http.StatusRequestEntityTooLarge, outcomeTooLarge,
+				"body over the limit of "+strconv.FormatInt(h.cfg.MaxBodyBytes, 10)+" bytes")
+			return
+		}
+		h.reject(w, r, src, http.StatusBadRequest, outcomeBadRequest, "reading body: "+err.Error())
+		return
+	}
+	if src.BearerToken != "" && !bearerMatches(r.Header.Get("Authorization"), src.BearerToken) {
+		h.reject(w, r, src, http.StatusUnauthorized, outcomeUnauthorized, "bearer token missing or wrong")
+		return
+	}
+	if len(src.Secrets) > 0 {
+		if err := src.Provider.Verify(r.Header, body, src.Secrets); err != nil {
+			h.reject(w, r, src, http.StatusUnauthorized, outcomeBadSignature, err.Error())
+			return
+		}
+	}
+	summary, err := src.Provider.Inspect(body)
+	if err != nil {
+		h.reject(w, r, src, http.StatusBadRequest, outcomeBadJSON, err.Error())
+		return
+	}
+	d := &delivery.Delivery{
+		Source:     src.Name,
+		Provider:   src.Provider.Name(),
+		EventType:  summary.EventType,
+		DedupeKey:  summary.DedupeKey,
+		ReceivedAt: start,
+		RequestID:  httpserver.RequestID(r.Context()),
+		Headers:    keptHeaders(r.Header, src.Provider.KeepHeaders()),
+		Body:       body,
+	}
+	if summary.Flow && h.cfg.Flows != nil {
+		h.answerFlow(w, r, src, d, start)
+		return
+	}
+	ack, err := h.publish(r.Context(), d)
+	if err != nil {
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.reject(w, r, src, http.StatusServiceUnavailable, outcomeQueueUnavailable, "publish: "+err.Error())
+		return
+	}
+	outcome := outcomeAccepted
+	if ack.Duplicate {
+		outcome = outcomeDuplicate
+	}
+	h.metrics.observe(src, outcome, start)
+	writeBody(w, http.StatusOK, okBody)
+}
+
+// answerFlow answers a flow delivery within its budget and queues the
+// delivery for storage alongside, without delaying the answer.
+func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source, d *delivery.Delivery, start time.Time) {
+	published := make(chan error, 1)
+	go func() {
+		_, err := h.publish(r.Context(), d)
+		published <- err
+	}()
+	answer := h.cfg.Flows.AnswerFlow(r.Context(), d)
+	h.metrics.observe(src, outcomeFlowAnswered, start)
+	writeBody(w, http.StatusOK, answer)
+	if err := <-published; err != nil {
+		h.log.Error("flow delivery answered but not queued for storage",
+			"source", src.Name, "event_type", d.EventType, "request_id", d.RequestID, "err", err)
+	}
+}
+
+// publish queues d and waits, at most PublishTimeout, for JetStream's
+// acknowledgement. A client that hangs up does not cut the wait short, so
+// the outcome logged is the one JetStream reached.
+func (h *Handler) publish(ctx context.Context, d *delivery.Delivery) (*jetstream.PubAck, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.PublishTimeout)
+	defer cancel()
+	began := time.Now()
+	var opts []jetstream.PublishOpt
+	if h.cfg.Stream != "" {
+		opts = append(opts, jetstream.WithExpectStream(h.cfg.Stream))
+	}
+	ack, err := h.pub.PublishMsg(ctx, d.Msg(h.cfg.SubjectPrefix), opts...)
+	h.metrics.publishSeconds.Observe(time.Since(began).Seconds())
+	return ack, err
+}
+
+func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, src *Source) {
+	q := r.URL.Query()
+	token := q.Get("hub.verify_token")
+	if q.Get("hub.mode") != "subscribe" || src.VerifyToken == "" ||
+		subtle.ConstantTimeCompare([]byte(token), []byte(src.VerifyToken)) != 1 {
+		h.reject(w, r, src, http.StatusForbidden, outcomeHandshakeFailed, "verification handshake: wrong mode or token")
+		return
+	}
+	h.metrics.deliveries.WithLabelValues(src.Name, src.Provider.Name(), outcomeVerified).Inc()
+	h.log.Info("verification handshake answered", "source", src.Name, "request_id", httpserver.RequestID(r.Context()))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, q.Get("hub.challenge"))
+}
+
+// readBody reads the whole body, refusing more than MaxBodyBytes before
+// reading any of it when Content-Length already says so.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	limit := h.cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}
+
+// reject answers a refused request, logs the reason once and counts it.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, src *Source, status int, outcome, reason string) {
+	name, prov := r.PathValue("source"), ""
+	if src != nil {
+		prov = src.Provider.Name()
+	}
+	// The label of an unknown source is fixed, so a scan of random paths
+	// cannot grow the metric without bound.
+	label := name
+	if src == nil {
+		label = "unknown"
+	}
+	h.metrics.deliveries.WithLabelValues(label, prov, outcome).Inc()
+	h.log.Warn("delivery rejected",
+		"source", name, "provider", prov, "status", status, "reason", outcome, "detail", reason,
+		"request_id", httpserver.RequestID(r.Context()), "remote", r.RemoteAddr)
+	writeBody(w, status, errorBody(reason))
+}
+
+var okBody = []byte(`{"ok":true}` + "\n")
+
+func errorBody(reason string) []byte {
+	b, _ := jsonString(reason)
+	return []byte(`{"error":` + b + "}\n")
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func bearerMatches(header, token string) bool {
+	scheme, got, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
+}
+
+// keptHeaders copies the named headers, which the provider lists in
+// canonical form, from the request.
+func keptHeaders(h http.Header, names []string) http.Header {
+	kept := make(http.Header, len(names))
+	for _, name := range names {
+		if v, ok := h[name]; ok {
+			kept[name] = v
+		}
+	}
+	return kept
+}

@@ -1,0 +1,262 @@
+// Package config loads hooklane's YAML configuration: it expands ${VAR}
+// references from the environment, applies the environment overrides and the
+// defaults in one place, and validates the result with errors that name the
+// file and the field.
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of every role.
+type Config struct {
+	// Addr is the HTTP listen address. HOOKLANE_ADDR overrides it.
+	// Defaults to ":8080".
+	Addr string `yaml:"addr"`
+	// DatabaseURL is the Postgres URL the workers write to. DATABASE_URL
+	// overrides it. Defaults to "postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable".
+	DatabaseURL string `yaml:"database_url" validate:"required"`
+	// NATS is where deliveries are queued.
+	NATS NATS `yaml:"nats"`
+	// Sources are the webhook senders hooklane accepts, one URL each.
+	Sources []Source `yaml:"sources" validate:"unique=Name,dive"`
+	// Ingest tunes the HTTP side.
+	Ingest Ingest `yaml:"ingest"`
+	// Worker tunes the consumers that persist events.
+	Worker Worker `yaml:"worker"`
+}
+
+// NATS configures the connection, the stream and the subjects.
+type NATS struct {
+	// URL of the NATS server. NATS_URL overrides it. When empty,
+	// "hooklane all" embeds a server and the other roles refuse to start.
+	URL string `yaml:"url"`
+	// StoreDir is the embedded server's JetStream directory.
+	// Defaults to "./data/nats".
+	StoreDir string `yaml:"store_dir"`
+	// SubjectPrefix is the first token of every subject.
+	// Defaults to "hooklane".
+	SubjectPrefix string `yaml:"subject_prefix" validate:"subject_token"`
+	// Stream is the JetStream stream holding deliveries.
+	// Defaults to "HOOKLANE_EVENTS".
+	Stream string `yaml:"stream" validate:"subject_token"`
+	// Replicas of the stream (3 on a NATS cluster). Defaults to 1.
+	Replicas int `yaml:"replicas" validate:"gte=0,lte=5"`
+	// MaxAge is how long the stream keeps deliveries. Defaults to 168h.
+	MaxAge time.Duration `yaml:"max_age" validate:"gte=0"`
+	// DuplicateWindow is how long JetStream remembers message ids to drop
+	// retries before they reach a worker. Defaults to 10m.
+	DuplicateWindow time.Duration `yaml:"duplicate_window" validate:"gte=0"`
+}
+
+// Source is one webhook sender, served at /webhooks/<name>.
+type Source struct {
+	// Name is the source's URL path segment and subject token.
+	Name string `yaml:"name" validate:"required,subject_token"`
+	// Provider is the protocol the source speaks.
+	Provider string `yaml:"provider" validate:"required,oneof=platica meta whatzmeapi whapi"`
+	// Secrets are HMAC secrets; a delivery signed with any one is authentic,
+	// so a secret can be rotated without downtime.
+	Secrets []string `yaml:"secrets" validate:"dive,required"`
+	// AllowUnsigned accepts unsigned deliveries when Secrets is empty.
+	// Without it, a source with no secret refuses to start.
+	AllowUnsigned bool `yaml:"allow_unsigned"`
+	// VerifyToken answers Meta's GET verification handshake.
+	VerifyToken string `yaml:"verify_token"`
+	// BearerToken, if set, must match the Authorization: Bearer header.
+	BearerToken string `yaml:"bearer_token"`
+	// Flows configures WhatsApp Flows requests from this source.
+	Flows Flows `yaml:"flows"`
+}
+
+// Flows configures the synchronous flow lane of a source.
+type Flows struct {
+	// Budget is the time from a request's arrival to hooklane's answer.
+	// Defaults to 700ms for Platica and 10s otherwise.
+	Budget time.Duration `yaml:"budget" validate:"gte=0"`
+	// Fallback is the answer when no valid one comes in time.
+	// Defaults to {"data":{"acknowledged":true}}.
+	Fallback string `yaml:"fallback" validate:"omitempty,json"`
+	// PrivateKey is the RSA private key (a PEM value or a file path) of
+	// Meta's encrypted flow endpoint.
+	PrivateKey string `yaml:"private_key"`
+	// PrivateKeyPassphrase decrypts an encrypted PrivateKey.
+	PrivateKeyPassphrase string `yaml:"private_key_passphrase"`
+}
+
+// Ingest tunes the HTTP side of the async lane.
+type Ingest struct {
+	// MaxBodyBytes is the largest body accepted. Defaults to 4 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" validate:"gte=0"`
+	// PublishTimeout bounds the wait for JetStream's acknowledgement
+	// before answering 503. Defaults to 1s.
+	PublishTimeout time.Duration `yaml:"publish_timeout" validate:"gte=0"`
+	// RetryAfter is the Retry-After sent with a 503. Defaults to 5s.
+	RetryAfter time.Duration `yaml:"retry_after" validate:"gte=0"`
+	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
+	// Defaults to 25s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"gte=0"`
+}
+
+// Worker tunes the consumers that persist events.
+type Worker struct {
+	// Consumer is the durable consumer all workers share.
+	// Defaults to "hooklane-worker".
+	Consumer string `yaml:"consumer" validate:"subject_token"`
+	// BatchSize is the most deliveries written in one transaction.
+	// Defaults to 256.
+	BatchSize int `yaml:"batch_size" validate:"gte=0,lte=10000"`
+	// MaxDeliveries is how often a failing delivery is tried before it is
+	// dead-lettered. Defaults to 20.
+	MaxDeliveries int `yaml:"max_deliveries" validate:"gte=0"`
+	// AckWait is how long JetStream waits for an ack before redelivering.
+	// Defaults to 30s.
+	AckWait time.Duration `yaml:"ack_wait" validate:"gte=0"`
+}
+
+// Default values, applied by Load.
+const (
+	DefaultAddr        = ":8080"
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable"
+	DefaultPlaticaFlow = 700 * time.Millisecond
+	DefaultFlowBudget  = 10 * time.Second
+)
+
+// Load reads the config file at path, expanding ${VAR} and ${VAR:-default}
+// from getenv, and applies overrides, defaults and validation.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(raw, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse is Load for a config already in memory.
+func Parse(raw []byte, getenv func(string) string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	if err := expand(&doc, getenv); err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if len(doc.Content) > 0 {
+		if err := decodeStrict(&doc, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	cfg.override(getenv)
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) override(getenv func(string) string) {
+	c.DatabaseURL = cmp.Or(getenv("DATABASE_URL"), c.DatabaseURL)
+	c.NATS.URL = cmp.Or(getenv("NATS_URL"), c.NATS.URL)
+	c.Addr = cmp.Or(getenv("HOOKLANE_ADDR"), c.Addr)
+}
+
+func (c *Config) applyDefaults() {
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.DatabaseURL = cmp.Or(c.DatabaseURL, DefaultDatabaseURL)
+	c.NATS.StoreDir = cmp.Or(c.NATS.StoreDir, "./data/nats")
+	c.NATS.SubjectPrefix = cmp.Or(c.NATS.SubjectPrefix, "hooklane")
+	c.NATS.Stream = cmp.Or(c.NATS.Stream, "HOOKLANE_EVENTS")
+	c.NATS.Replicas = cmp.Or(c.NATS.Replicas, 1)
+	c.NATS.MaxAge = cmp.Or(c.NATS.MaxAge, 168*time.Hour)
+	c.NATS.DuplicateWindow = cmp.Or(c.NATS.DuplicateWindow, 10*time.Minute)
+	c.Ingest.MaxBodyBytes = cmp.Or(c.Ingest.MaxBodyBytes, 4<<20)
+	c.Ingest.PublishTimeout = cmp.Or(c.Ingest.PublishTimeout, time.Second)
+	c.Ingest.RetryAfter = cmp.Or(c.Ingest.RetryAfter, 5*time.Second)
+	c.Ingest.ShutdownTimeout = cmp.Or(c.Ingest.ShutdownTimeout, 25*time.Second)
+	c.Worker.Consumer = cmp.Or(c.Worker.Consumer, "hooklane-worker")
+	c.Worker.BatchSize = cmp.Or(c.Worker.BatchSize, 256)
+	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, 20)
+	c.Worker.AckWait = cmp.Or(c.Worker.AckWait, 30*time.Second)
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		budget := DefaultFlowBudget
+		if s.Provider == "platica" {
+			budget = DefaultPlaticaFlow
+		}
+		s.Flows.Budget = cmp.Or(s.Flows.Budget, budget)
+		s.Flows.Fallback = cmp.Or(s.Flows.Fallback, `{"data":{"acknowledged":true}}`)
+	}
+}
+
+// Source returns the source named name.
+func (c *Config) Source(name string) (Source, bool) {
+	for _, s := range c.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Source{}, false
+}
+
+// ErrNoSources reports a role that serves webhooks with none configured.
+var ErrNoSources = errors.New("no sources configured: add one under sources:")
+
+var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// decodeStrict decodes the expanded document into cfg, rejecting keys that
+// no field has, so a misspelt key is an error rather than a silent default.
+func decodeStrict(doc *yaml.Node, cfg *Config) error {
+	text, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	return dec.Decode(cfg)
+}
+
+// expand replaces ${VAR} and ${VAR:-default} in every scalar value. It works on
+// parsed values, not on the file's text, so a secret holding YAML syntax
+// cannot change the document's structure.
+func expand(n *yaml.Node, getenv func(string) string) error {
+	if n.Kind == yaml.ScalarNode && varRef.MatchString(n.Value) {
+		var missing []string
+		n.Value = varRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			m := varRef.FindStringSubmatch(ref)
+			if v := getenv(m[1]); v != "" {
+				return v
+			}
+			if m[2] != "" {
+				return m[3]
+			}
+			missing = append(missing, m[1])
+			return ""
+		})
+		if len(missing) > 0 {
+			return fmt.Errorf("line %d: environment variable %s is not set", n.Line, missing[0])
+		}
+		if n.Style == 0 {
+			n.Tag = "" // re-resolve a plain scalar: "${PORT}" may now be an int
+		}
+		return nil
+	}
+	for _, c := range n.Content {
+		if err := expand(c, getenv); err != nil {
+			return err
+		}
+	}
+	return nil
+}

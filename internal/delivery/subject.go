@@ -1,0 +1,53 @@
+package delivery
+
+import "strings"
+
+// DefaultPrefix is the first token of every subject hooklane uses.
+const DefaultPrefix = "hooklane"
+
+// EventSubject is the subject a delivery is published on:
+// <prefix>.events.<source>.<event type>. The event type keeps its dots, so
+// "conversation.status.updated" can be matched as "...conversation.>".
+func EventSubject(prefix, source, eventType string) string {
+	return prefix + ".events." + Token(source) + "." + Tokens(eventType)
+}
+
+// EventsWildcard matches every delivery subject under prefix.
+func EventsWildcard(prefix string) string { return prefix + ".events.>" }
+
+// FlowSubject is the subject a flow request is sent on:
+// <prefix>.flows.<source>.<flow id>.<action>.
+func FlowSubject(prefix, source, flowID, action string) string {
+	return prefix + ".flows." + Token(source) + "." + Token(flowID) + "." + Token(action)
+}
+
+// Token makes s one safe subject token: characters other than ASCII letters,
+// digits, '-' and '_' become '_', and an empty string becomes "_".
+func Token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, truncate(s, 128))
+}
+
+// Tokens is Token for a dotted name: each dot-separated part becomes a safe
+// token, so the name's hierarchy carries into the subject.
+func Tokens(s string) string {
+	parts := strings.Split(truncate(s, 200), ".")
+	for i, p := range parts {
+		parts[i] = Token(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,101 @@
+// Package queue connects hooklane's roles to NATS: the connection settings
+// every role shares, the JetStream stream that holds deliveries, and the
+// embedded server that "hooklane all" runs when no NATS URL is given.
+package queue
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hooklane/hooklane/internal/delivery"
+)
+
+// Connect dials url with settings fit for a long-running role: it retries
+// the first connection, reconnects forever, and fails a publish at once while
+// disconnected (no reconnect buffer), so ingest answers 503 instead of
+// acknowledging a delivery that only sits in client memory.
+func Connect(url, name string, logger *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
+	base := []nats.Option{
+		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: closed on purpose
+				logger.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Error("nats async error", "subject", subject, "err", err)
+		}),
+	}
+	nc, err := nats.Connect(url, append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats at %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// StreamConfig describes the stream deliveries are published to.
+type StreamConfig struct {
+	// Name of the stream. Defaults to "HOOKLANE_EVENTS".
+	Name string
+	// SubjectPrefix is the subjects' first token. Defaults to "hooklane".
+	SubjectPrefix string
+	// Replicas of the stream. Defaults to 1.
+	Replicas int
+	// MaxAge is how long deliveries are kept. Defaults to 168h.
+	MaxAge time.Duration
+	// DuplicateWindow is how long message ids are remembered.
+	// Defaults to 10m.
+	DuplicateWindow time.Duration
+}
+
+// EnsureStream creates the delivery stream, or updates it to cfg, and
+// returns it. File storage; deliveries stay until MaxAge even once
+// consumed, so users may attach consumers of their own.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
+	prefix := cmp.Or(cfg.SubjectPrefix, delivery.DefaultPrefix)
+	sc := jetstream.StreamConfig{
+		Name:        cmp.Or(cfg.Name, "HOOKLANE_EVENTS"),
+		Description: "hooklane webhook deliveries",
+		Subjects:    []string{delivery.EventsWildcard(prefix)},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Replicas:    cmp.Or(cfg.Replicas, 1),
+		MaxAge:      cmp.Or(cfg.MaxAge, 168*time.Hour),
+		Duplicates:  cmp.Or(cfg.DuplicateWindow, 10*time.Minute),
+		Discard:     jetstream.DiscardOld,
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, sc)
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+	}
+	return stream, nil
+}
+
+// StreamReady reports whether JetStream answers and the stream exists.
+func StreamReady(js jetstream.JetStream, name string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := js.Stream(ctx, name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("stream %s does not exist", name)
+		}
+		return err
+	}
+}

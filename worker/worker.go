@@ -1,0 +1,338 @@
+// Package worker persists queued deliveries to Postgres. Any number of
+// workers share one durable pull consumer; each fetches a batch, fans every
+// delivery out into its events, writes the batch in one transaction and
+// acknowledges only after the commit. Uniqueness in Postgres makes a
+// redelivery harmless, so a crash between commit and ack stores nothing twice.
+//
+// The fate of each message is decided in one place, settle:
+//   - stored, or already stored: Ack;
+//   - a transient store failure: NakWithDelay with exponential backoff;
+//   - undecodable, a permanent store failure, or still failing after
+//     MaxDeliveries: a dead-letter row, then Term.
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/storage"
+)
+
+// Store is where a worker writes; *storage.Store is one.
+type Store interface {
+	Save(ctx context.Context, records []storage.Record) (storage.SaveResult, error)
+	SaveDeadLetters(ctx context.Context, letters []storage.DeadLetter) error
+}
+
+// Config configures a Worker.
+type Config struct {
+	// Stream holding the deliveries. Defaults to "HOOKLANE_EVENTS".
+	Stream string
+	// SubjectPrefix is the subjects' first token. Defaults to "hooklane".
+	SubjectPrefix string
+	// Consumer is the durable consumer all workers share.
+	// Defaults to "hooklane-worker".
+	Consumer string
+	// BatchSize is the most deliveries written in one transaction.
+	// Defaults to 256.
+	BatchSize int
+	// MaxDeliveries is how often a failing delivery is tried before it is
+	// dead-lettered. Defaults to 20.
+	MaxDeliveries int
+	// AckWait is how long JetStream waits for an ack before redelivering.
+	// Defaults to 30s.
+	AckWait time.Duration
+	// PollWait bounds one wait for new messages, and so how long a stop
+	// can take while idle. Defaults to 1s.
+	PollWait time.Duration
+	// RetryInitial is the first redelivery delay after a transient failure;
+	// each further failure doubles it, up to RetryMax.
+	// Defaults to 500ms.
+	RetryInitial time.Duration
+	// RetryMax caps the redelivery delay. Defaults to 1m.
+	RetryMax time.Duration
+	// SettleTimeout bounds writing and acking the batch in hand once a stop
+	// is requested. Defaults to 20s.
+	SettleTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	c.Stream = cmp.Or(c.Stream, "HOOKLANE_EVENTS")
+	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, delivery.DefaultPrefix)
+	c.Consumer = cmp.Or(c.Consumer, "hooklane-worker")
+	c.BatchSize = cmp.Or(c.BatchSize, 256)
+	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 20)
+	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
+	c.PollWait = cmp.Or(c.PollWait, time.Second)
+	c.RetryInitial = cmp.Or(c.RetryInitial, 500*time.Millisecond)
+	c.RetryMax = cmp.Or(c.RetryMax, time.Minute)
+	c.SettleTimeout = cmp.Or(c.SettleTimeout, 20*time.Second)
+	return c
+}
+
+// Worker consumes deliveries and persists them.
+type Worker struct {
+	js      jetstream.JetStream
+	store   Store
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	// afterCommit, when set, runs between a batch's commit and its acks;
+	// an error stops the worker there, unacked, as a crash would.
+	afterCommit func() error
+}
+
+// New returns a Worker. Its metrics are registered with reg.
+func New(js jetstream.JetStream, store Store, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Worker, error) {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{js: js, store: store, cfg: cfg.withDefaults(), log: logger, metrics: m}, nil
+}
+
+// Consumer creates or updates the shared durable consumer. JetStream's own
+// redelivery limit is off: the worker decides when a delivery is dead.
+func (w *Worker) Consumer(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := w.js.CreateOrUpdateConsumer(ctx, w.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       w.cfg.Consumer,
+		Description:   "hooklane workers persisting deliveries to Postgres",
+		FilterSubject: delivery.EventsWildcard(w.cfg.SubjectPrefix),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       w.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: max(4*w.cfg.BatchSize, 1024),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s: %w", w.cfg.Consumer, w.cfg.Stream, err)
+	}
+	return cons, nil
+}
+
+// Run consumes until ctx is done, then settles the batch in hand and
+// returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	cons, err := w.Consumer(ctx)
+	if err != nil {
+		return err
+	}
+	w.log.Info("worker consuming", "stream", w.cfg.Stream, "consumer", w.cfg.Consumer, "batch_size", w.cfg.BatchSize)
+	for ctx.Err() == nil {
+		batch, err := w.fetch(ctx, cons)
+		if err != nil {
+			w.log.Warn("fetch failed; retrying", "err", err)
+			sleep(ctx, w.cfg.PollWait)
+			continue
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		// The batch in hand is written and acked even when a stop arrives
+		// meanwhile; its own deadline keeps the stop bounded.
+		settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SettleTimeout)
+		err = w.process(settleCtx, batch)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// fetch waits up to PollWait for one message, then takes whatever else is
+// already pending, up to BatchSize, without waiting: batches fill under load
+// and a lone delivery is not held back.
+func (w *Worker) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, w.cfg.PollWait)
+	defer cancel()
+	first, err := cons.Next(jetstream.FetchContext(waitCtx))
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) ||
+			errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	batch := []jetstream.Msg{first}
+	if w.cfg.BatchSize > 1 {
+		more, err := cons.FetchNoWait(w.cfg.BatchSize - 1)
+		if err != nil {
+			return batch, nil
+		}
+		for msg := range more.Messages() {
+			batch = append(batch, msg)
+		}
+	}
+	return batch, nil
+}
+
+// item is one fetched message on its way to its fate.
+type item struct {
+	msg    jetstream.Msg
+	meta   *jetstream.MsgMetadata
+	record storage.Record
+}
+
+// process decodes a batch, stores it and settles every message. It returns
+// an error only when the worker must stop.
+func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
+	var stop error
+	began := time.Now()
+	items := make([]item, 0, len(batch))
+	var dead []deadItem
+	for _, msg := range batch {
+		meta, err := msg.Metadata()
+		if err != nil {
+			w.log.Error("message without JetStream metadata; terminating", "subject", msg.Subject(), "err", err)
+			_ = msg.TermWithReason("no metadata")
+			continue
+		}
+		if meta.NumDelivered > 1 {
+			w.metrics.redeliveries.Inc()
+		}
+		rec, err := decode(msg)
+		if err != nil {
+			dead = append(dead, deadItem{msg: msg, meta: meta, reason: "decode: " + err.Error()})
+			continue
+		}
+		items = append(items, item{msg: msg, meta: meta, record: rec})
+	}
+	w.metrics.batchSize.Observe(float64(len(batch)))
+	if len(items) > 0 {
+		var lost []deadItem
+		lost, stop = w.write(ctx, items)
+		dead = append(dead, lost...)
+	}
+	w.deadLetter(ctx, dead)
+	w.metrics.batchSeconds.Observe(time.Since(began).Seconds())
+	return stop
+}
+
+// write stores items in one transaction and settles them. A permanent
+// failure is isolated by writing each item alone; the items that still fail
+// are returned for the dead-letter table.
+func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
+	res, err := w.save(ctx, items)
+	switch {
+	case err == nil:
+		if w.afterCommit != nil {
+			if err := w.afterCommit(); err != nil {
+				return nil, err
+			}
+		}
+		w.metrics.persisted(res)
+		for _, it := range items {
+			w.ack(it)
+		}
+		return nil, nil
+	case storage.IsTransient(err) || ctx.Err() != nil || len(items) == 1:
+		return w.retryOrDie(items, err), nil
+	}
+	w.log.Warn("batch write failed permanently; isolating", "size", len(items), "err", err)
+	var dead []deadItem
+	for _, it := range items {
+		lost, stop := w.write(ctx, []item{it})
+		if stop != nil {
+			return dead, stop
+		}
+		dead = append(dead, lost...)
+	}
+	return dead, nil
+}
+
+func (w *Worker) save(ctx context.Context, items []item) (storage.SaveResult, error) {
+	records := make([]storage.Record, len(items))
+	for i, it := range items {
+		records[i] = it.record
+	}
+	began := time.Now()
+	res, err := w.store.Save(ctx, records)
+	w.metrics.writeSeconds.Observe(time.Since(began).Seconds())
+	return res, err
+}
+
+// retryOrDie settles items whose write failed with err: redelivered later
+// with backoff, or, when permanent or out of deliveries, dead-lettered.
+func (w *Worker) retryOrDie(items []item, err error) []deadItem {
+	transient := storage.IsTransient(err)
+	var dead []deadItem
+	for _, it := range items {
+		if !transient || it.meta.NumDelivered >= uint64(w.cfg.MaxDeliveries) {
+			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.record.Delivery.Source, reason: "store: " + err.Error()})
+			continue
+		}
+		w.nak(it.msg, it.meta, err)
+	}
+	return dead
+}
+
+func (w *Worker) nak(msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error) {
+	delay := w.retryDelay(meta.NumDelivered)
+	w.metrics.retries.Inc()
+	w.log.Warn("store failed; redelivering later", "stream_seq", meta.Sequence.Stream,
+		"deliveries", meta.NumDelivered, "delay", delay, "err", cause)
+	if err := msg.NakWithDelay(delay); err != nil {
+		w.log.Warn("nak failed; JetStream redelivers after ack wait", "stream_seq", meta.Sequence.Stream, "err", err)
+	}
+}
+
+// retryDelay is the exponential backoff delay after the n-th delivery.
+func (w *Worker) retryDelay(n uint64) time.Duration {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(w.cfg.RetryInitial),
+		backoff.WithMaxInterval(w.cfg.RetryMax),
+		backoff.WithMaxElapsedTime(0),
+	)
+	delay := b.NextBackOff()
+	for i := uint64(1); i < min(n, 32); i++ {
+		delay = b.NextBackOff()
+	}
+	return delay
+}
+
+func (w *Worker) ack(it item) {
+	if err := it.msg.Ack(); err != nil {
+		// Stored already: a redelivery will find the rows and be acked.
+		w.log.Warn("ack failed after commit; the redelivery will be a no-op",
+			"stream_seq", it.meta.Sequence.Stream, "err", err)
+	}
+}
+
+// decode turns a queued message into the record to store.
+func decode(msg jetstream.Msg) (storage.Record, error) {
+	d, err := delivery.FromMsg(msg.Headers(), msg.Data())
+	if err != nil {
+		return storage.Record{}, err
+	}
+	p, ok := provider.Lookup(d.Provider)
+	if !ok {
+		return storage.Record{}, fmt.Errorf("unknown provider %q", d.Provider)
+	}
+	events, err := p.Events(d.Body)
+	if err != nil {
+		return storage.Record{}, fmt.Errorf("%s events: %w", d.Provider, err)
+	}
+	return storage.Record{Delivery: d, Events: events}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
