@@ -1,0 +1,55 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DeadLetter is a queued message the worker gave up on.
+type DeadLetter struct {
+	Stream       string              // JetStream stream
+	Sequence     uint64              // stream sequence number
+	Subject      string              // NATS subject
+	Source       string              // configured source name, if known
+	Headers      map[string][]string // NATS headers
+	Body         []byte              // message data, byte for byte
+	Reason       string              // why the worker gave up
+	NumDelivered uint64              // JetStream deliveries so far
+}
+
+const deadLetterSQL = `
+INSERT INTO dead_letters (stream, stream_seq, subject, source, headers, body, reason, num_delivered)
+VALUES ($1, $2, $3, NULLIF($4, ''), $5::jsonb, coalesce($6::bytea, ''), $7, $8)
+ON CONFLICT (stream, stream_seq) DO NOTHING`
+
+// SaveDeadLetters stores dead letters in one transaction and one round trip.
+// A message already dead-lettered keeps its first row. Text that PostgreSQL
+// cannot hold (NUL bytes, invalid UTF-8) is cleaned rather than refused, so
+// that a dead letter never fails for its content; the body is kept as is.
+func (s *Store) SaveDeadLetters(ctx context.Context, letters []DeadLetter) error {
+	if len(letters) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, l := range letters {
+		var headers map[string][]string
+		if l.Headers != nil {
+			headers = make(map[string][]string, len(l.Headers))
+			for name, values := range l.Headers {
+				clean := make([]string, len(values))
+				for i, v := range values {
+					clean[i] = pgText(v)
+				}
+				headers[pgText(name)] = clean
+			}
+		}
+		b.Queue(deadLetterSQL, l.Stream, l.Sequence, pgText(l.Subject), pgText(l.Source),
+			headersJSON(headers), l.Body, pgText(l.Reason), l.NumDelivered)
+	}
+	if err := s.sendBatch(ctx, b); err != nil {
+		return fmt.Errorf("save dead letters: %w", err)
+	}
+	return nil
+}
