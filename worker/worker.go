@@ -6,9 +6,10 @@
 //
 // The fate of each message is decided in one place, settle:
 //   - stored, or already stored: Ack;
-//   - a transient store failure: NakWithDelay with exponential backoff;
-//   - undecodable, a permanent store failure, or still failing after
-//     MaxDeliveries: a dead-letter row, then Term.
+//   - a store failure: NakWithDelay with exponential backoff;
+//   - undecodable, a store failure the data causes (isolated by writing
+//     the batch's items one by one), or still failing after MaxDeliveries:
+//     a dead-letter row, then Term.
 package worker
 
 import (
@@ -238,7 +239,7 @@ func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
 			w.ack(it)
 		}
 		return nil, nil
-	case storage.IsTransient(err) || ctx.Err() != nil || len(items) == 1:
+	case !storage.IsDataError(err) || len(items) == 1:
 		return w.retryOrDie(items, err), nil
 	}
 	w.log.Warn("batch write failed permanently; isolating", "size", len(items), "err", err)
@@ -265,12 +266,13 @@ func (w *Worker) save(ctx context.Context, items []item) (storage.SaveResult, er
 }
 
 // retryOrDie settles items whose write failed with err: redelivered later
-// with backoff, or, when permanent or out of deliveries, dead-lettered.
+// with backoff, or, when the data caused it or they are out of deliveries,
+// dead-lettered.
 func (w *Worker) retryOrDie(items []item, err error) []deadItem {
-	transient := storage.IsTransient(err)
+	hopeless := storage.IsDataError(err)
 	var dead []deadItem
 	for _, it := range items {
-		if !transient || it.meta.NumDelivered >= uint64(w.cfg.MaxDeliveries) {
+		if hopeless || it.meta.NumDelivered >= uint64(w.cfg.MaxDeliveries) {
 			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.record.Delivery.Source, reason: "store: " + err.Error()})
 			continue
 		}
@@ -294,6 +296,7 @@ func (w *Worker) retryDelay(n uint64) time.Duration {
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(w.cfg.RetryInitial),
 		backoff.WithMaxInterval(w.cfg.RetryMax),
+		backoff.WithMultiplier(2),
 		backoff.WithMaxElapsedTime(0),
 	)
 	delay := b.NextBackOff()

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/hooklane/hooklane/internal/natstest"
+	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/storage/storagetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// pgx and nats-server leave these behind briefly after Close.
+		goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"),
+	)
+}
+
+// gateway is a running "hooklane all" and the database it writes to.
+type gateway struct {
+	url string
+	db  string
+}
+
+// vector is one signed sample from testdata/signatures.json.
+type vector struct {
+	File      string `json:"file"`
+	Provider  string `json:"provider"`
+	Header    string `json:"header"`
+	Signature string `json:"signature"`
+	body      []byte
+}
+
+func loadVectors(t *testing.T) []vector {
+	t.Helper()
+	raw, err := os.ReadFile("../../testdata/signatures.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []vector
+	if err := json.Unmarshal(raw, &vs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range vs {
+		if vs[i].body, err = os.ReadFile(filepath.Join("../../testdata/payloads", vs[i].File)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return vs
+}
+
+// startAll runs "hooklane all" with a source per provider, named after it,
+// keyed with the testdata secrets. natsURL empty embeds NATS.
+func startAll(t *testing.T, natsURL string) *gateway {
+	t.Helper()
+	db := storagetest.URL(t)
+	prefix := natstest.Prefix(t)
+	cfgFile := filepath.Join(t.TempDir(), "hooklane.yaml")
+	cfg := fmt.Sprintf(`
+addr: 127.0.0.1:0
+database_url: %q
+nats:
+  url: %q
+  store_dir: %q
+  subject_prefix: %s
+  stream: %s
+ingest:
+  publish_timeout: 500ms
+worker:
+  consumer: %s_worker
+  ack_wait: 2s
+sources:
+  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+  - {name: meta, provider: meta, secrets: [meta-test-app-secret, app_secret_123], verify_token: vt}
+  - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret]}
+  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
+`, db, natsURL, filepath.Join(t.TempDir(), "nats"), prefix, strings.ToUpper(prefix), prefix)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	logs := &lockedBuffer{}
+	go func() {
+		done <- run(ctx, []string{"all", "--config", cfgFile}, env{
+			Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: logs,
+			Listening: func(a net.Addr) { addr <- a },
+		})
+	}()
+	var g gateway
+	select {
+	case a := <-addr:
+		g = gateway{url: "http://" + a.String(), db: db}
+	case err := <-done:
+		cancel()
+		t.Fatalf("hooklane all did not start: %v\n%s", err, logs)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("hooklane all did not listen within 60s\n%s", logs)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("hooklane all stopped with %v\n%s", err, logs)
+		}
+	})
+	return &g
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (g *gateway) send(t *testing.T, v vector) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, g.url+"/webhooks/"+v.Provider, bytes.NewReader(v.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(v.Header, v.Signature)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// count runs a counting query against the gateway's database.
+func (g *gateway) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, g.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// waitCount waits, at most a minute, for sql to count want, and fails
+// with the last count otherwise. The bound is for a stuck pipeline, not a
+// speed requirement.
+func (g *gateway) waitCount(t *testing.T, want int, sql string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got := g.count(t, sql, args...)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %d, want %d", sql, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEverySampleStoredOnce(t *testing.T) {
+	t.Parallel()
+	g := startAll(t, "")
+	vectors := loadVectors(t)
+	wantEvents := map[string]bool{}
+	wantDeliveries := map[string]bool{}
+	for _, v := range vectors {
+		p, _ := provider.Lookup(v.Provider)
+		sum, err := p.Inspect(v.body)
+		if err != nil {
+			t.Fatalf("%s: %v", v.File, err)
+		}
+		wantDeliveries[v.Provider+"/"+sum.DedupeKey] = true
+		events, err := p.Events(v.body)
+		if err != nil {
+			t.Fatalf("%s: %v", v.File, err)
+		}
+		for _, e := range events {
+			wantEvents[v.Provider+"/"+e.Key] = true
+		}
+	}
+	// Every sample twice: the second round are retries.
+	for round := range 2 {
+		for _, v := range vectors {
+			if resp := g.send(t, v); resp.StatusCode != http.StatusOK {
+				t.Fatalf("round %d %s: status %d", round, v.File, resp.StatusCode)
+			}
+		}
+	}
+	g.waitCount(t, len(wantDeliveries), "SELECT count(*) FROM deliveries")
+	g.waitCount(t, len(wantEvents), "SELECT count(*) FROM events")
+	time.Sleep(300 * time.Millisecond) // a late duplicate would land by now
+	if n := g.count(t, "SELECT count(*) FROM events"); n != len(wantEvents) {
+		t.Fatalf("events = %d after settling, want %d", n, len(wantEvents))
+	}
+
+	// The fan-out and the idempotency traps, checked by their real keys.
+	checks := []struct {
+		what string
+		want int
+		sql  string
+	}{
+		{"a 3-message Meta batch gives 3 message events", 3,
+			`SELECT count(*) FROM events e JOIN deliveries d ON d.id = e.delivery_id
+			 WHERE d.source = 'meta' AND d.body = $1 AND e.event_type = 'message'`},
+		{"whapi delivered and read of one message are both stored", 2,
+			`SELECT count(*) FROM events WHERE source = 'whapi' AND event_key LIKE 'ack:%'`},
+		{"WhatzMeAPI delivered and read of one message are both stored", 2,
+			`SELECT count(DISTINCT event_key) FROM events e JOIN deliveries d ON d.id = e.delivery_id
+			 WHERE d.source = 'whatzmeapi' AND d.body = $1`},
+		{"Meta sent, delivered and read of one wamid are 3 events", 3,
+			`SELECT count(*) FROM events e JOIN deliveries d ON d.id = e.delivery_id
+			 WHERE d.source = 'meta' AND d.body = $1`},
+	}
+	args := [][]byte{
+		mustRead(t, "meta/messages_batch.json"), nil,
+		mustRead(t, "whatzmeapi/messages_update.json"), mustRead(t, "meta/statuses.json"),
+	}
+	for i, c := range checks {
+		var got int
+		if args[i] != nil {
+			got = g.count(t, c.sql, args[i])
+		} else {
+			got = g.count(t, c.sql)
+		}
+		if got != c.want {
+			t.Errorf("%s: got %d", c.what, got)
+		}
+	}
+	// The raw delivery is kept byte for byte, with its headers.
+	body := mustRead(t, "whapi/message_received.json")
+	if n := g.count(t, `SELECT count(*) FROM deliveries WHERE body = $1 AND headers ? 'X-Whapi-Signature'`, body); n != 1 {
+		t.Errorf("raw whapi delivery with its signature header stored %d times, want 1", n)
+	}
+}
+
+func mustRead(t *testing.T, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../testdata/payloads", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBadSignatureStoresNothing(t *testing.T) {
+	t.Parallel()
+	g := startAll(t, "")
+	good := loadVectors(t)[0]
+	bad := good
+	bad.Signature = strings.Replace(good.Signature, good.Signature[len(good.Signature)-4:], "0000", 1)
+	if resp := g.send(t, bad); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad signature: status %d, want 401", resp.StatusCode)
+	}
+	// A good delivery after it is the marker that the pipeline has drained.
+	if resp := g.send(t, good); resp.StatusCode != http.StatusOK {
+		t.Fatalf("good delivery: status %d", resp.StatusCode)
+	}
+	g.waitCount(t, 1, "SELECT count(*) FROM deliveries")
+	if n := g.count(t, "SELECT count(*) FROM dead_letters"); n != 0 {
+		t.Errorf("%d dead letters", n)
+	}
+}
+
+// uniqueWhapi is the i-th distinct signed whapi message.
+func uniqueWhapi(i int) vector {
+	body := fmt.Sprintf(`{"event_type":"message_received","id":"OUTAGE-%d","instance_id":"123","chat_id":"573001112233@c.us","from":"573001112233@c.us","body":"hola %d","type":"text","timestamp":1724716800}`, i, i)
+	return vector{Provider: "whapi", Header: "X-Whapi-Signature", Signature: hmacHex("whapi-test-secret", body), body: []byte(body)}
+}
+
+func TestJetStreamOutageLosesNothingAcknowledged(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Server(t)
+	g := startAll(t, srv.ClientURL())
+	var acked []string
+	sendAll := func(from, to int) (ok, unavailable int) {
+		for i := from; i < to; i++ {
+			v := uniqueWhapi(i)
+			switch resp := g.send(t, v); resp.StatusCode {
+			case http.StatusOK:
+				ok++
+				acked = append(acked, fmt.Sprintf("OUTAGE-%d", i))
+			case http.StatusServiceUnavailable:
+				unavailable++
+				if resp.Header.Get("Retry-After") == "" {
+					t.Errorf("503 without Retry-After")
+				}
+			default:
+				t.Fatalf("delivery %d: status %d", i, resp.StatusCode)
+			}
+		}
+		return ok, unavailable
+	}
+	if ok, _ := sendAll(0, 20); ok != 20 {
+		t.Fatalf("before the outage %d of 20 accepted", ok)
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	if ok, unavailable := sendAll(20, 30); ok != 0 || unavailable != 10 {
+		t.Fatalf("during the outage: %d accepted, %d unavailable; want 0 and 10", ok, unavailable)
+	}
+	srv = natstest.RestartServer(t, srv)
+	// The gateway reconnects by itself; the first 200 shows it is back.
+	deadline := time.Now().Add(time.Minute)
+	for i := 30; ; i++ {
+		if ok, _ := sendAll(i, i+1); ok == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ingest did not recover within a minute of NATS returning")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sendAll(1000, 1020)
+	for _, id := range acked {
+		g.waitCount(t, 1, "SELECT count(*) FROM events WHERE source = 'whapi' AND resource_id = $1", id)
+	}
+}
+
+func hmacHex(secret, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(body))
+	return hex.EncodeToString(m.Sum(nil))
+}
