@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -38,7 +37,6 @@ const (
 
 // rig is an ingest handler in front of a real JetStream stream.
 type rig struct {
-	srv     *server.Server
 	js      jetstream.JetStream
 	stream  string
 	handler *Handler
@@ -46,10 +44,15 @@ type rig struct {
 	reg     *prometheus.Registry
 }
 
+// newRig uses the NATS at TEST_NATS_URL, else an embedded one.
 func newRig(t testing.TB, maxBody int64) *rig {
 	t.Helper()
-	srv := natstest.Server(t)
-	nc, err := queue.Connect(srv.ClientURL(), "ingest-test", slog.New(slog.DiscardHandler))
+	return newRigOn(t, natstest.URL(t), maxBody)
+}
+
+func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
+	t.Helper()
+	nc, err := queue.Connect(natsURL, "ingest-test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +92,7 @@ func newRig(t testing.TB, maxBody int64) *rig {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{source}", h)
-	return &rig{srv: srv, js: js, stream: stream, handler: h, http: httpserver.WithRequestID(mux), reg: reg}
+	return &rig{js: js, stream: stream, handler: h, http: httpserver.WithRequestID(mux), reg: reg}
 }
 
 func (r *rig) do(req *http.Request) *httptest.ResponseRecorder {
@@ -306,9 +309,10 @@ func TestNoSecretRefusedWithoutAllowUnsigned(t *testing.T) {
 }
 
 func TestQueueUnavailable(t *testing.T) {
-	r := newRig(t, 0)
-	r.srv.Shutdown()
-	r.srv.WaitForShutdown()
+	srv := natstest.Server(t)
+	r := newRigOn(t, srv.ClientURL(), 0)
+	srv.Shutdown()
+	srv.WaitForShutdown()
 	rec := r.do(post("/webhooks/platica", platicaBody, "X-Webhook-Signature", sign(platicaSecret, platicaBody)))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503 (%s)", rec.Code, rec.Body)

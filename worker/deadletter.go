@@ -46,7 +46,9 @@ func (w *Worker) deadLetter(ctx context.Context, items []deadItem) {
 		w.metrics.deadLetters.Inc()
 		w.log.Error("delivery dead-lettered", "stream_seq", it.meta.Sequence.Stream,
 			"subject", it.msg.Subject(), "deliveries", it.meta.NumDelivered, "reason", it.reason)
-		if err := it.msg.TermWithReason(it.reason); err != nil {
+		// Plain Term: NATS 2.9 does not parse a reason after +TERM and would
+		// leave the message unacknowledged; the reason is in the table.
+		if err := it.msg.Term(); err != nil {
 			w.log.Warn("term failed; the redelivery will be dead-lettered again harmlessly",
 				"stream_seq", it.meta.Sequence.Stream, "err", err)
 		}

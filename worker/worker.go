@@ -198,7 +198,7 @@ func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
 		meta, err := msg.Metadata()
 		if err != nil {
 			w.log.Error("message without JetStream metadata; terminating", "subject", msg.Subject(), "err", err)
-			_ = msg.TermWithReason("no metadata")
+			_ = msg.Term()
 			continue
 		}
 		if meta.NumDelivered > 1 {

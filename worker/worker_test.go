@@ -40,8 +40,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	srv := natstest.Server(t)
-	nc := natstest.Connect(t, srv)
+	nc := natstest.ConnectURL(t, natstest.URL(t))
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
