@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, e env) error {
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
-	configPath := fs.String("config", e.Getenv("HOOKLANE_CONFIG"), "config `file` (HOOKLANE_CONFIG)")
+	configPath := fs.String("config", e.Getenv(config.EnvConfig), "config `file` (HOOKLANE_CONFIG)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(e.Stderr, e.Getenv("LOG_FORMAT"), e.Getenv("LOG_LEVEL"))
+	logger := newLogger(e.Stderr, e.Getenv(config.EnvLogFormat), e.Getenv(config.EnvLogLevel))
 	logger.Info("hooklane starting", "command", cmd, "version", version(), "config", *configPath)
 	return role(ctx, cfg, logger, e)
 }

@@ -168,9 +168,9 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 }
 
 func (c *Config) override(getenv func(string) string) {
-	c.DatabaseURL = cmp.Or(getenv("DATABASE_URL"), c.DatabaseURL)
-	c.NATS.URL = cmp.Or(getenv("NATS_URL"), c.NATS.URL)
-	c.Addr = cmp.Or(getenv("HOOKLANE_ADDR"), c.Addr)
+	c.DatabaseURL = cmp.Or(getenv(EnvDatabaseURL), c.DatabaseURL)
+	c.NATS.URL = cmp.Or(getenv(EnvNATSURL), c.NATS.URL)
+	c.Addr = cmp.Or(getenv(EnvAddr), c.Addr)
 }
 
 func (c *Config) applyDefaults() {

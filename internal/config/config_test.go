@@ -106,3 +106,10 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("sources %d, nats url %q", len(cfg.Sources), cfg.NATS.URL)
 	}
 }
+
+func TestReferences(t *testing.T) {
+	refs := References([]byte("a: ${ONE}\nb: \"${TWO:-x}\"\nc: $THREE\n"))
+	if len(refs) != 2 || refs[0] != (Reference{"ONE", true}) || refs[1] != (Reference{"TWO", false}) {
+		t.Fatalf("refs = %+v", refs)
+	}
+}
