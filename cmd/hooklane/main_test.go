@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -357,4 +358,22 @@ func hmacHex(secret, body string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(body))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+func TestProbe(t *testing.T) {
+	ok := httptestServer(t, http.StatusOK)
+	down := httptestServer(t, http.StatusServiceUnavailable)
+	e := env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard}
+	if err := run(context.Background(), []string{"probe", ok}, e); err != nil {
+		t.Errorf("probe of a 200: %v", err)
+	}
+	if err := run(context.Background(), []string{"probe", down}, e); err == nil {
+		t.Error("probe of a 503 succeeded")
+	}
+}
+
+func httptestServer(t *testing.T, status int) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/readyz"
 }

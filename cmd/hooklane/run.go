@@ -34,6 +34,7 @@ commands:
   ingest     the HTTP receiver: verify, queue, answer
   worker     persist queued deliveries to Postgres
   migrate    apply the database schema and exit
+  probe URL  exit 0 if URL answers 2xx (a container healthcheck)
   version    print the version
 
 The config file comes from --config or HOOKLANE_CONFIG.
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, e env) error {
 	case "help", "--help", "-h":
 		fmt.Fprintln(e.Stdout, usage)
 		return nil
+	case "probe":
+		return runProbe(ctx, args, e)
 	}
 	roles := map[string]func(context.Context, *config.Config, *slog.Logger, env) error{
 		"all":     runAll,

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// runProbe fetches url and succeeds on a 2xx answer: a healthcheck for
+// images that have no shell or curl.
+func runProbe(ctx context.Context, args []string, e env) error {
+	if len(args) != 1 {
+		return errors.New("usage: hooklane probe URL (e.g. http://127.0.0.1:8080/readyz)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s", args[0], resp.Status)
+	}
+	fmt.Fprintln(e.Stdout, args[0], resp.Status)
+	return nil
+}
