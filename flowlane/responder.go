@@ -201,18 +201,40 @@ func (r *Responder) Run(ctx context.Context) error {
 		<-ctx.Done()
 	}
 
-	for i, sub := range subs {
-		// Drain fails only on a closed connection, which has closed the
-		// subscription already.
-		if sub.Drain() == nil {
-			<-closed[i]
-		}
-	}
+	r.unsubscribe(subs, closed)
 	r.mu.Lock()
 	r.stopped = true
 	r.mu.Unlock()
 	r.running.Wait()
 	return err
+}
+
+// drainWait bounds the wait for a subscription to drain on stop.
+const drainWait = 5 * time.Second
+
+// unsubscribe drains subs while connected, so requests already delivered
+// are answered. Disconnected, a drain could only time out: the
+// subscriptions are dropped at once and their callers fall back.
+func (r *Responder) unsubscribe(subs []*nats.Subscription, closed []chan struct{}) {
+	timeout := time.NewTimer(drainWait)
+	defer timeout.Stop()
+	for i, sub := range subs {
+		if !r.nc.IsConnected() {
+			_ = sub.Unsubscribe()
+			continue
+		}
+		// Drain fails only on a closed connection, which has closed the
+		// subscription already.
+		if sub.Drain() != nil {
+			continue
+		}
+		select {
+		case <-closed[i]:
+		case <-timeout.C:
+			r.cfg.Logger.Warn("flowlane: subscriptions did not drain in time", "subject", sub.Subject)
+			return
+		}
+	}
 }
 
 // subject is the subscription subject of k's handler: the layout of

@@ -15,9 +15,11 @@ package worker
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -33,6 +35,7 @@ import (
 // Store is where a worker writes; *storage.Store is one.
 type Store interface {
 	Save(ctx context.Context, records []storage.Record) (storage.SaveResult, error)
+	SaveFlowExchanges(ctx context.Context, exchanges []storage.FlowExchange) error
 	SaveDeadLetters(ctx context.Context, letters []storage.DeadLetter) error
 }
 
@@ -89,6 +92,8 @@ type Worker struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	// exchangesPrefix starts the subjects of flow exchange records.
+	exchangesPrefix string
 	// afterCommit, when set, runs between a batch's commit and its acks;
 	// an error stops the worker there, unacked, as a crash would.
 	afterCommit func() error
@@ -100,16 +105,18 @@ func New(js jetstream.JetStream, store Store, cfg Config, logger *slog.Logger, r
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{js: js, store: store, cfg: cfg.withDefaults(), log: logger, metrics: m}, nil
+	cfg = cfg.withDefaults()
+	return &Worker{js: js, store: store, cfg: cfg, log: logger, metrics: m,
+		exchangesPrefix: strings.TrimSuffix(delivery.ExchangesWildcard(cfg.SubjectPrefix), ">")}, nil
 }
 
-// Consumer creates or updates the shared durable consumer. JetStream's own
-// redelivery limit is off: the worker decides when a delivery is dead.
+// Consumer creates or updates the shared durable consumer, over the whole
+// stream: deliveries and flow exchange records. JetStream's own redelivery
+// limit is off: the worker decides when a message is dead.
 func (w *Worker) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 	cons, err := w.js.CreateOrUpdateConsumer(ctx, w.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       w.cfg.Consumer,
 		Description:   "hooklane workers persisting deliveries to Postgres",
-		FilterSubject: delivery.EventsWildcard(w.cfg.SubjectPrefix),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       w.cfg.AckWait,
 		MaxDeliver:    -1,
@@ -180,11 +187,13 @@ func (w *Worker) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstrea
 	return batch, nil
 }
 
-// item is one fetched message on its way to its fate.
+// item is one fetched message on its way to its fate: a delivery's record
+// or a flow exchange.
 type item struct {
-	msg    jetstream.Msg
-	meta   *jetstream.MsgMetadata
-	record storage.Record
+	msg      jetstream.Msg
+	meta     *jetstream.MsgMetadata
+	record   *storage.Record
+	exchange *storage.FlowExchange
 }
 
 // process decodes a batch, stores it and settles every message. It returns
@@ -204,12 +213,13 @@ func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
 		if meta.NumDelivered > 1 {
 			w.metrics.redeliveries.Inc()
 		}
-		rec, err := decode(msg)
+		it, err := w.decode(msg)
 		if err != nil {
 			dead = append(dead, deadItem{msg: msg, meta: meta, reason: "decode: " + err.Error()})
 			continue
 		}
-		items = append(items, item{msg: msg, meta: meta, record: rec})
+		it.meta = meta
+		items = append(items, it)
 	}
 	w.metrics.batchSize.Observe(float64(len(batch)))
 	if len(items) > 0 {
@@ -254,15 +264,25 @@ func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
 	return dead, nil
 }
 
+// save writes the items' records, then their exchanges. When the second
+// write fails the first is repeated on redelivery, harmlessly.
 func (w *Worker) save(ctx context.Context, items []item) (storage.SaveResult, error) {
-	records := make([]storage.Record, len(items))
-	for i, it := range items {
-		records[i] = it.record
+	var records []storage.Record
+	var exchanges []storage.FlowExchange
+	for _, it := range items {
+		if it.record != nil {
+			records = append(records, *it.record)
+		} else {
+			exchanges = append(exchanges, *it.exchange)
+		}
 	}
 	began := time.Now()
+	defer func() { w.metrics.writeSeconds.Observe(time.Since(began).Seconds()) }()
 	res, err := w.store.Save(ctx, records)
-	w.metrics.writeSeconds.Observe(time.Since(began).Seconds())
-	return res, err
+	if err != nil || len(exchanges) == 0 {
+		return res, err
+	}
+	return res, w.store.SaveFlowExchanges(ctx, exchanges)
 }
 
 // retryOrDie settles items whose write failed with err: redelivered later
@@ -273,7 +293,7 @@ func (w *Worker) retryOrDie(items []item, err error) []deadItem {
 	var dead []deadItem
 	for _, it := range items {
 		if hopeless || it.meta.NumDelivered >= uint64(w.cfg.MaxDeliveries) {
-			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.record.Delivery.Source, reason: "store: " + err.Error()})
+			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.source(), reason: "store: " + err.Error()})
 			continue
 		}
 		w.nak(it.msg, it.meta, err)
@@ -314,21 +334,43 @@ func (w *Worker) ack(it item) {
 	}
 }
 
-// decode turns a queued message into the record to store.
-func decode(msg jetstream.Msg) (storage.Record, error) {
+// decode turns a queued message into what to store: a flow exchange for
+// subjects under <prefix>.exchanges., else a delivery and its events.
+func (w *Worker) decode(msg jetstream.Msg) (item, error) {
+	if strings.HasPrefix(msg.Subject(), w.exchangesPrefix) {
+		var ex delivery.FlowExchange
+		if err := json.Unmarshal(msg.Data(), &ex); err != nil {
+			return item{}, fmt.Errorf("flow exchange: %w", err)
+		}
+		if ex.ID == "" || ex.Source == "" {
+			return item{}, errors.New("flow exchange without id or source")
+		}
+		return item{msg: msg, exchange: &storage.FlowExchange{
+			ID: ex.ID, Source: ex.Source, FlowID: ex.FlowID, FlowToken: ex.FlowToken, Action: ex.Action,
+			Screen: ex.Screen, RequestID: ex.RequestID, RequestData: ex.RequestData, Answer: ex.Answer,
+			Outcome: ex.Outcome, Latency: time.Duration(ex.LatencyMS * float64(time.Millisecond)), At: ex.At,
+		}}, nil
+	}
 	d, err := delivery.FromMsg(msg.Headers(), msg.Data())
 	if err != nil {
-		return storage.Record{}, err
+		return item{}, err
 	}
 	p, ok := provider.Lookup(d.Provider)
 	if !ok {
-		return storage.Record{}, fmt.Errorf("unknown provider %q", d.Provider)
+		return item{}, fmt.Errorf("unknown provider %q", d.Provider)
 	}
 	events, err := p.Events(d.Body)
 	if err != nil {
-		return storage.Record{}, fmt.Errorf("%s events: %w", d.Provider, err)
+		return item{}, fmt.Errorf("%s events: %w", d.Provider, err)
 	}
-	return storage.Record{Delivery: d, Events: events}, nil
+	return item{msg: msg, record: &storage.Record{Delivery: d, Events: events}}, nil
+}
+
+func (it item) source() string {
+	if it.record != nil {
+		return it.record.Delivery.Source
+	}
+	return it.exchange.Source
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -49,9 +49,28 @@ func newProcess(cfg *config.Config, logger *slog.Logger, e env) *process {
 	return &process{cfg: cfg, log: logger, env: e, registry: reg, mux: mux}
 }
 
-// connect joins the configured NATS, or, when embed is set and no URL is
-// configured, a server embedded in this process.
+// connect joins NATS (see dial) and makes sure the stream exists.
 func (p *process) connect(ctx context.Context, name string, embed bool) error {
+	if err := p.dial(name, embed); err != nil {
+		return err
+	}
+	_, err := queue.EnsureStream(ctx, p.js, queue.StreamConfig{
+		Name:            p.cfg.NATS.Stream,
+		SubjectPrefix:   p.cfg.NATS.SubjectPrefix,
+		Replicas:        p.cfg.NATS.Replicas,
+		MaxAge:          p.cfg.NATS.MaxAge,
+		DuplicateWindow: p.cfg.NATS.DuplicateWindow,
+	})
+	if err != nil {
+		return err
+	}
+	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, p.cfg.NATS.Stream)})
+	return nil
+}
+
+// dial joins the configured NATS, or, when embed is set and no URL is
+// configured, a server embedded in this process.
+func (p *process) dial(name string, embed bool) error {
 	natsURL := p.cfg.NATS.URL
 	var opts []nats.Option
 	if natsURL == "" {
@@ -74,17 +93,6 @@ func (p *process) connect(ctx context.Context, name string, embed bool) error {
 	if p.js, err = jetstream.New(nc); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	_, err = queue.EnsureStream(ctx, p.js, queue.StreamConfig{
-		Name:            p.cfg.NATS.Stream,
-		SubjectPrefix:   p.cfg.NATS.SubjectPrefix,
-		Replicas:        p.cfg.NATS.Replicas,
-		MaxAge:          p.cfg.NATS.MaxAge,
-		DuplicateWindow: p.cfg.NATS.DuplicateWindow,
-	})
-	if err != nil {
-		return err
-	}
-	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, p.cfg.NATS.Stream)})
 	return nil
 }
 
@@ -102,9 +110,15 @@ func (p *process) openStore(ctx context.Context, create bool) (*storage.Store, e
 	return store, nil
 }
 
-func (p *process) ingestHandler() (*ingest.Handler, error) {
+// ingestHandler mounts the webhook receiver and the flow lane. The caller
+// closes the returned recorder once the HTTP server has stopped.
+func (p *process) ingestHandler() (*queue.ExchangeRecorder, error) {
 	if len(p.cfg.Sources) == 0 {
 		return nil, config.ErrNoSources
+	}
+	flows, recorder, err := p.flowGateway()
+	if err != nil {
+		return nil, err
 	}
 	sources := make([]ingest.Source, 0, len(p.cfg.Sources))
 	for _, s := range p.cfg.Sources {
@@ -128,12 +142,14 @@ func (p *process) ingestHandler() (*ingest.Handler, error) {
 		MaxBodyBytes:   p.cfg.Ingest.MaxBodyBytes,
 		PublishTimeout: p.cfg.Ingest.PublishTimeout,
 		RetryAfter:     p.cfg.Ingest.RetryAfter,
+		Flows:          flows,
 	}, p.log, p.registry)
 	if err != nil {
+		closeRecorder(recorder)
 		return nil, err
 	}
 	p.mux.Handle("/webhooks/{source}", h)
-	return h, nil
+	return recorder, nil
 }
 
 func (p *process) worker(store *storage.Store) (*worker.Worker, error) {
@@ -182,7 +198,8 @@ func (p *process) logWebhookURLs(addr string) {
 	}
 	base := "http://" + net.JoinHostPort(host, port)
 	for _, s := range p.cfg.Sources {
-		p.log.Info("webhook URL to configure", "source", s.Name, "provider", s.Provider, "url", base+"/webhooks/"+s.Name)
+		p.log.Info("webhook URL to configure", "source", s.Name, "provider", s.Provider,
+			"url", base+"/webhooks/"+s.Name, "flow_endpoint", base+"/flows/"+s.Name)
 	}
 }
 
@@ -190,8 +207,10 @@ func (p *process) logWebhookURLs(addr string) {
 // embedded server.
 func (p *process) close() {
 	if p.nc != nil {
-		if err := p.nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			p.log.Warn("nats flush on close", "err", err)
+		if p.nc.IsConnected() {
+			if err := p.nc.FlushTimeout(5 * time.Second); err != nil {
+				p.log.Warn("nats flush on close", "err", err)
+			}
 		}
 		p.nc.Close()
 	}
@@ -212,13 +231,16 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env)
 	if err := p.connect(ctx, "hooklane-all", true); err != nil {
 		return err
 	}
-	if _, err := p.ingestHandler(); err != nil {
+	recorder, err := p.ingestHandler()
+	if err != nil {
 		return err
 	}
+	defer closeRecorder(recorder)
 	w, err := p.worker(store)
 	if err != nil {
 		return err
 	}
+	responder := p.demoResponder()
 	ln, err := p.listen()
 	if err != nil {
 		return err
@@ -226,6 +248,7 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env)
 	p.logWebhookURLs(ln.Addr().String())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.Run(gctx) })
+	g.Go(func() error { return responder.Run(gctx) })
 	p.serve(gctx, g, ln)
 	return g.Wait()
 }
@@ -236,9 +259,11 @@ func runIngest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e e
 	if err := p.connect(ctx, "hooklane-ingest", false); err != nil {
 		return err
 	}
-	if _, err := p.ingestHandler(); err != nil {
+	recorder, err := p.ingestHandler()
+	if err != nil {
 		return err
 	}
+	defer closeRecorder(recorder)
 	ln, err := p.listen()
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ commands:
   ingest     the HTTP receiver: verify, queue, answer
   worker     persist queued deliveries to Postgres
   migrate    apply the database schema and exit
+  responder-demo
+             serve the demo flow ("Cotizador") for every source
   probe URL  exit 0 if URL answers 2xx (a container healthcheck)
   version    print the version
 
@@ -60,10 +62,11 @@ func run(ctx context.Context, args []string, e env) error {
 		return runProbe(ctx, args, e)
 	}
 	roles := map[string]func(context.Context, *config.Config, *slog.Logger, env) error{
-		"all":     runAll,
-		"ingest":  runIngest,
-		"worker":  runWorker,
-		"migrate": runMigrate,
+		"all":            runAll,
+		"ingest":         runIngest,
+		"worker":         runWorker,
+		"migrate":        runMigrate,
+		"responder-demo": runResponderDemo,
 	}
 	role, ok := roles[cmd]
 	if !ok {

@@ -67,14 +67,15 @@ type StreamConfig struct {
 }
 
 // EnsureStream creates the delivery stream, or updates it to cfg, and
-// returns it. File storage; deliveries stay until MaxAge even once
-// consumed, so users may attach consumers of their own.
+// returns it. It holds deliveries (<prefix>.events.>) and flow exchange
+// records (<prefix>.exchanges.>). File storage; messages stay until MaxAge
+// even once consumed, so users may attach consumers of their own.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	prefix := cmp.Or(cfg.SubjectPrefix, delivery.DefaultPrefix)
 	sc := jetstream.StreamConfig{
 		Name:        cmp.Or(cfg.Name, "HOOKLANE_EVENTS"),
 		Description: "hooklane webhook deliveries",
-		Subjects:    []string{delivery.EventsWildcard(prefix)},
+		Subjects:    []string{delivery.EventsWildcard(prefix), delivery.ExchangesWildcard(prefix)},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    cmp.Or(cfg.Replicas, 1),

@@ -1,0 +1,304 @@
+package flowlane
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/provider"
+)
+
+// Verifier checks a plain flow request's signature over its raw body, as
+// the source's webhook provider signs. It returns an error that says why a
+// request is not authentic.
+type Verifier func(header http.Header, body []byte) error
+
+// Source is one source whose flow requests a [Gateway] answers.
+type Source struct {
+	// Name is the configured source name.
+	Name string
+	// Budget is how long the provider waits for an answer, from the
+	// request's arrival. Defaults to DefaultBudget.
+	Budget time.Duration
+	// Fallback is answered when no valid answer comes in time.
+	// Defaults to Fallback.
+	Fallback []byte
+	// Verify, if set, authenticates plain requests to POST /flows/{source}.
+	// A source without it accepts them unsigned.
+	Verify Verifier
+	// PrivateKey, if set, makes POST /flows/{source} Meta's encrypted
+	// endpoint; AppSecrets then check its X-Hub-Signature-256.
+	PrivateKey *rsa.PrivateKey
+	AppSecrets [][]byte
+}
+
+// Recorder keeps exchange records. Record must not block: it is called on
+// the answer's path, after the answer is written.
+type Recorder interface {
+	Record(delivery.FlowExchange)
+}
+
+// GatewayConfig configures a [Gateway].
+type GatewayConfig struct {
+	// Prefix is the first token of every subject. Defaults to "hooklane".
+	Prefix string
+	// Sources are the sources served.
+	Sources []Source
+	// MaxBodyBytes bounds a flow request's body. Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// Recorder receives every exchange; nil keeps none.
+	Recorder Recorder
+}
+
+// A Gateway is the server side of the flow lane: it answers Platica's
+// whatsapp.flows.* deliveries for ingest, and serves POST /flows/{source}
+// (and /flows/{source}/{flow}) as a WhatsApp Flows data endpoint, in plain
+// JSON or in Meta's encrypted form. Every request is answered within its
+// source's budget.
+type Gateway struct {
+	cfg       GatewayConfig
+	sources   map[string]*Source
+	exchanger map[string]*Exchanger // by source, each with its fallback
+	log       *slog.Logger
+	exchanges *prometheus.CounterVec
+	seconds   *prometheus.HistogramVec
+}
+
+// NewGateway returns a Gateway asking responders over nc. Its metrics are
+// registered with reg.
+func NewGateway(nc *nats.Conn, cfg GatewayConfig, logger *slog.Logger, reg prometheus.Registerer) (*Gateway, error) {
+	cfg.Prefix = cmp.Or(cfg.Prefix, delivery.DefaultPrefix)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 1<<20)
+	g := &Gateway{
+		cfg:       cfg,
+		sources:   make(map[string]*Source, len(cfg.Sources)),
+		exchanger: make(map[string]*Exchanger, len(cfg.Sources)),
+		log:       logger,
+		exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklane_flow_exchanges_total",
+			Help: "Flow requests answered, by source and outcome.",
+		}, []string{"source", "outcome"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hooklane_flow_seconds",
+			Help:    "Time from a flow request's arrival to its answer.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, .7, 1, 2.5, 5, 10},
+		}, []string{"source"}),
+	}
+	for _, c := range []prometheus.Collector{g.exchanges, g.seconds} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for i := range cfg.Sources {
+		s := &cfg.Sources[i]
+		s.Budget = cmp.Or(s.Budget, DefaultBudget)
+		if s.Fallback == nil {
+			s.Fallback = []byte(Fallback)
+		}
+		if !ValidAnswer(s.Fallback) {
+			return nil, errors.New("flowlane: source " + s.Name + ": the fallback is not an answer providers accept")
+		}
+		g.sources[s.Name] = s
+		g.exchanger[s.Name] = NewExchanger(nc, ExchangerConfig{Prefix: cfg.Prefix, Fallback: s.Fallback, Logger: logger})
+	}
+	return g, nil
+}
+
+// AnswerFlow answers a verified Platica whatsapp.flows.* delivery: the
+// responder's answer, or the source's fallback. The budget counts from the
+// delivery's arrival.
+func (g *Gateway) AnswerFlow(ctx context.Context, d *delivery.Delivery) []byte {
+	src, ok := g.sources[d.Source]
+	if !ok {
+		g.log.Error("flow delivery from a source the flow lane does not serve", "source", d.Source)
+		return []byte(Fallback)
+	}
+	req, err := ParsePlatica(d.Body, d.Source)
+	if err != nil {
+		g.log.Warn("flow delivery not understood; answering the fallback",
+			"source", d.Source, "request_id", d.RequestID, "err", err)
+		g.count(src, OutcomeInvalid, d.ReceivedAt)
+		return src.Fallback
+	}
+	res := g.exchange(ctx, src, req, d.ReceivedAt, d.RequestID)
+	return res.Answer
+}
+
+// exchange asks the responders, counts and records the exchange.
+func (g *Gateway) exchange(ctx context.Context, src *Source, req *Request, start time.Time, requestID string) Result {
+	res := g.exchanger[src.Name].Exchange(ctx, req, Budget{Start: start, Total: src.Budget})
+	g.count(src, res.Outcome, start)
+	if g.cfg.Recorder != nil {
+		g.cfg.Recorder.Record(delivery.FlowExchange{
+			ID:          newExchangeID(),
+			Source:      src.Name,
+			FlowID:      req.FlowID,
+			FlowToken:   req.FlowToken,
+			Action:      string(req.Action),
+			Screen:      req.Screen,
+			RequestID:   requestID,
+			RequestData: req.Data,
+			Answer:      res.Answer,
+			Outcome:     string(res.Outcome),
+			LatencyMS:   float64(time.Since(start).Microseconds()) / 1000,
+			At:          start,
+		})
+	}
+	return res
+}
+
+func (g *Gateway) count(src *Source, outcome Outcome, start time.Time) {
+	g.exchanges.WithLabelValues(src.Name, string(outcome)).Inc()
+	g.seconds.WithLabelValues(src.Name).Observe(time.Since(start).Seconds())
+}
+
+// Status codes of Meta's encrypted flow endpoint.
+const (
+	StatusCannotDecrypt    = 421 // the client refetches the public key and retries
+	StatusTokenInvalid     = 427 // the flow token is no longer valid
+	StatusSignatureInvalid = 432 // X-Hub-Signature-256 does not match
+)
+
+// ServeHTTP serves a WhatsApp Flows data endpoint at POST /flows/{source}
+// and /flows/{source}/{flow}. Meta's requests do not name their flow, so
+// without {flow} the flow id is empty (subject token "_").
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	src, ok := g.sources[r.PathValue("source")]
+	if !ok {
+		g.reject(w, r, http.StatusNotFound, "unknown flow source", nil)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		g.reject(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed", nil)
+		return
+	}
+	body, err := readLimited(w, r, g.cfg.MaxBodyBytes)
+	if err != nil {
+		g.reject(w, r, http.StatusRequestEntityTooLarge, "body: "+err.Error(), nil)
+		return
+	}
+	if src.PrivateKey != nil {
+		g.serveEncrypted(w, r, src, body, start)
+		return
+	}
+	if src.Verify != nil {
+		if err := src.Verify(r.Header, body); err != nil {
+			g.reject(w, r, http.StatusUnauthorized, err.Error(), nil)
+			return
+		}
+	}
+	req, err := ParseEndpoint(body, src.Name)
+	if err != nil {
+		g.reject(w, r, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	req.FlowID = r.PathValue("flow")
+	res := g.exchange(r.Context(), src, req, start, requestID(r))
+	if res.FlowTokenInvalid {
+		writeAnswer(w, StatusTokenInvalid, "application/json", tokenInvalidBody(res.ErrorMessage))
+		return
+	}
+	writeAnswer(w, http.StatusOK, "application/json", res.Answer)
+}
+
+// serveEncrypted is Meta's protocol: signature (432), decryption (421),
+// then an answer encrypted with the request's key and flipped IV.
+func (g *Gateway) serveEncrypted(w http.ResponseWriter, r *http.Request, src *Source, body []byte, start time.Time) {
+	if err := metaSignature.Verify(r.Header, body, src.AppSecrets); err != nil {
+		g.reject(w, r, StatusSignatureInvalid, err.Error(), nil)
+		return
+	}
+	plain, session, err := DecryptRequest(src.PrivateKey, body)
+	if err != nil {
+		g.reject(w, r, StatusCannotDecrypt, err.Error(), nil)
+		return
+	}
+	req, err := ParseEndpoint(plain, src.Name)
+	if err != nil {
+		g.reject(w, r, http.StatusBadRequest, err.Error(), session)
+		return
+	}
+	req.FlowID = r.PathValue("flow")
+	res := g.exchange(r.Context(), src, req, start, requestID(r))
+	if res.FlowTokenInvalid {
+		writeAnswer(w, StatusTokenInvalid, "text/plain", []byte(session.EncryptResponse(tokenInvalidBody(res.ErrorMessage))))
+		return
+	}
+	writeAnswer(w, http.StatusOK, "text/plain", []byte(session.EncryptResponse(res.Answer)))
+}
+
+// reject answers a refused flow request and logs why, once. With a session
+// the error body is encrypted, as Meta expects of a decrypted request.
+func (g *Gateway) reject(w http.ResponseWriter, r *http.Request, status int, reason string, session *Session) {
+	g.exchanges.WithLabelValues(sourceLabel(g, r), "rejected_"+strconv.Itoa(status)).Inc()
+	g.log.Warn("flow request rejected", "source", r.PathValue("source"), "status", status,
+		"reason", reason, "request_id", requestID(r), "remote", r.RemoteAddr)
+	body, _ := json.Marshal(map[string]string{"error": reason})
+	if session != nil {
+		writeAnswer(w, status, "text/plain", []byte(session.EncryptResponse(body)))
+		return
+	}
+	writeAnswer(w, status, "application/json", body)
+}
+
+// sourceLabel keeps unknown sources out of the metric's label values.
+func sourceLabel(g *Gateway, r *http.Request) string {
+	if _, ok := g.sources[r.PathValue("source")]; ok {
+		return r.PathValue("source")
+	}
+	return "unknown"
+}
+
+func tokenInvalidBody(msg string) []byte {
+	b, _ := json.Marshal(map[string]string{"error_msg": cmp.Or(msg, "The flow token is no longer valid.")})
+	return b
+}
+
+func writeAnswer(w http.ResponseWriter, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}
+
+func requestID(r *http.Request) string { return httpserver.RequestID(r.Context()) }
+
+// metaSignature checks X-Hub-Signature-256, as Meta signs its webhooks.
+var metaSignature = func() provider.Provider {
+	p, ok := provider.Lookup("meta")
+	if !ok {
+		panic("flowlane: no meta provider")
+	}
+	return p
+}()
+
+func newExchangeID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
