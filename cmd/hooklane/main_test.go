@@ -377,3 +377,49 @@ func httptestServer(t *testing.T, status int) string {
 	t.Cleanup(srv.Close)
 	return srv.URL + "/readyz"
 }
+
+func TestPlaticaFlowAnsweredRecordedAndStored(t *testing.T) {
+	t.Parallel()
+	g := startAll(t, "")
+	var flows []vector
+	for _, v := range loadVectors(t) {
+		if strings.HasPrefix(v.File, "platica/flows_") {
+			flows = append(flows, v)
+		}
+	}
+	if len(flows) < 3 {
+		t.Fatalf("%d flows samples in testdata", len(flows))
+	}
+	// Flows are not a way around verification.
+	forged := flows[0]
+	forged.Signature = "sha256=" + hmacHex("guess", string(forged.body))
+	if resp := g.send(t, forged); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged flows delivery: status %d, want 401", resp.StatusCode)
+	}
+	for _, v := range flows {
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/webhooks/platica", bytes.NewReader(v.body))
+		req.Header.Set(v.Header, v.Signature)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !(bytes.Contains(answer, []byte(`"screen"`)) || bytes.Contains(answer, []byte(`"products"`))) {
+			t.Errorf("%s: %d %s, want the demo's answer", v.File, resp.StatusCode, answer)
+		}
+	}
+	g.waitCount(t, len(flows), "SELECT count(*) FROM flow_exchanges WHERE outcome = 'answered' AND flow_id = 'flow_doc_abc'")
+	// Each exchange is recorded, while samples that share Platica's
+	// delivery id are one delivery.
+	ids := map[string]bool{}
+	platica, _ := provider.Lookup("platica")
+	for _, v := range flows {
+		sum, err := platica.Inspect(v.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[sum.DedupeKey] = true
+	}
+	g.waitCount(t, len(ids), "SELECT count(*) FROM deliveries WHERE event_type LIKE 'whatsapp.flows.%'")
+}
