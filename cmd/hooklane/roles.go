@@ -330,7 +330,7 @@ func explainDatabase(databaseURL string, err error) error {
 	}
 	return fmt.Errorf(`no Postgres answers at %s: %w
   start one:  sudo apt-get install -y postgresql && sudo pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start
-         or:  docker compose up -d postgres
+         or:  docker run -d -p 127.0.0.1:5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16
   or point DATABASE_URL at yours, e.g. DATABASE_URL=postgres://user:pass@host:5432/hooklane`, redact(databaseURL), err)
 }
 

@@ -108,7 +108,10 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 func TestReferences(t *testing.T) {
-	refs := References([]byte("a: ${ONE}\nb: \"${TWO:-x}\"\nc: $THREE\n"))
+	refs, err := References([]byte("# ${IN_A_COMMENT}\na: ${ONE}\nb: \"${TWO:-x}\"\nc: $THREE # ${ALSO_COMMENT}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(refs) != 2 || refs[0] != (Reference{"ONE", true}) || refs[1] != (Reference{"TWO", false}) {
 		t.Fatalf("refs = %+v", refs)
 	}

@@ -1,5 +1,7 @@
 package config
 
+import "go.yaml.in/yaml/v3"
+
 // Environment variables the hooklane binary reads itself. A config file
 // may reference any others as ${VAR}; References lists those.
 const (
@@ -20,11 +22,25 @@ type Reference struct {
 	Required bool // no :-default given
 }
 
-// References lists the ${VAR} references in a config file, in order.
-func References(raw []byte) []Reference {
-	var refs []Reference
-	for _, m := range varRef.FindAllStringSubmatch(string(raw), -1) {
-		refs = append(refs, Reference{Name: m[1], Required: m[2] == ""})
+// References lists the ${VAR} references in a config file's values, in
+// order; comments are not read, as expansion does not read them.
+func References(raw []byte) ([]Reference, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
 	}
-	return refs
+	var refs []Reference
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode {
+			for _, m := range varRef.FindAllStringSubmatch(n.Value, -1) {
+				refs = append(refs, Reference{Name: m[1], Required: m[2] == ""})
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	return refs, nil
 }
