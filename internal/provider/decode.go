@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // unknownType names a delivery or event whose type the provider left out.
@@ -28,6 +29,10 @@ func (s *scalar) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	switch c := b[0]; {
+	case c == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b):
+		// No escapes and valid UTF-8: the text is the bytes between the
+		// quotes, as the JSON decoder would give.
+		*s = scalar(b[1 : len(b)-1])
 	case c == '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {

@@ -292,3 +292,19 @@ func FuzzInspectEvents(f *testing.F) {
 		}
 	})
 }
+
+func TestScalarMatchesTheJSONDecoder(t *testing.T) {
+	for _, raw := range []string{`"plain"`, `"esc\"aped"`, `"\u00e9"`, "\"bad \xff utf8\"", `""`, `"ñandú"`} {
+		var want string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatal(err)
+		}
+		var got scalar
+		if err := got.UnmarshalJSON([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("scalar(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
