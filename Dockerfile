@@ -1,0 +1,26 @@
+# hooklane's image: one static binary that runs every role.
+#
+#   docker build -t hooklane:local .
+#   docker run --rm hooklane:local version
+#
+# The build is `make build`, the same as on a workstation; the Go version is
+# go.mod's (deploy/compose_test.go checks both).
+
+FROM golang:1.26.8-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN make build
+
+# distroless/static: CA certificates, tzdata and a nonroot user (65532), no shell.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /src/bin/hooklane /hooklane
+COPY hooklane.example.yaml /etc/hooklane/hooklane.yaml
+ENV HOOKLANE_CONFIG=/etc/hooklane/hooklane.yaml
+# "hooklane all" keeps its embedded NATS store under ./data here.
+WORKDIR /home/nonroot
+USER nonroot:nonroot
+EXPOSE 8080
+ENTRYPOINT ["/hooklane"]
+CMD ["all"]
