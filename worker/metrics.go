@@ -1,6 +1,10 @@
 package worker
 
 import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklane/hooklane/storage"
@@ -67,4 +71,47 @@ func (m *metrics) persisted(res storage.SaveResult) {
 	m.events.Add(float64(res.Events))
 	m.deliveries.WithLabelValues("stored").Add(float64(res.Deliveries))
 	m.deliveries.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+}
+
+// consumerCollector reports the shared consumer's backlog, read from
+// JetStream when scraped: what waits to be fetched (lag) and what is
+// fetched but not yet acknowledged.
+type consumerCollector struct {
+	js               jetstream.JetStream
+	stream, consumer string
+	pending          *prometheus.Desc
+	ackPending       *prometheus.Desc
+}
+
+func newConsumerCollector(js jetstream.JetStream, stream, consumer string) *consumerCollector {
+	labels := prometheus.Labels{"stream": stream, "consumer": consumer}
+	return &consumerCollector{
+		js: js, stream: stream, consumer: consumer,
+		pending: prometheus.NewDesc("hooklane_worker_consumer_pending",
+			"Messages in the stream not yet delivered to a worker (lag).", nil, labels),
+		ackPending: prometheus.NewDesc("hooklane_worker_consumer_ack_pending",
+			"Messages delivered to workers and not yet acknowledged.", nil, labels),
+	}
+}
+
+func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.ackPending
+}
+
+// Collect reports nothing when JetStream does not answer within a second:
+// a missing sample is truer than a stale one.
+func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	cons, err := c.js.Consumer(ctx, c.stream, c.consumer)
+	if err != nil {
+		return
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(info.NumPending))
+	ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(info.NumAckPending))
 }

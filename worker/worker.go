@@ -101,11 +101,14 @@ type Worker struct {
 
 // New returns a Worker. Its metrics are registered with reg.
 func New(js jetstream.JetStream, store Store, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Worker, error) {
+	cfg = cfg.withDefaults()
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	if err := reg.Register(newConsumerCollector(js, cfg.Stream, cfg.Consumer)); err != nil {
+		return nil, err
+	}
 	return &Worker{js: js, store: store, cfg: cfg, log: logger, metrics: m,
 		exchangesPrefix: strings.TrimSuffix(delivery.ExchangesWildcard(cfg.SubjectPrefix), ">")}, nil
 }

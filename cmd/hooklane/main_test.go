@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
 	"github.com/hooklane/hooklane/internal/natstest"
@@ -422,4 +424,94 @@ func TestPlaticaFlowAnsweredRecordedAndStored(t *testing.T) {
 		ids[sum.DedupeKey] = true
 	}
 	g.waitCount(t, len(ids), "SELECT count(*) FROM deliveries WHERE event_type LIKE 'whatsapp.flows.%'")
+}
+
+// scrape reads the value of the series name{labels} from /metrics, or -1
+// when it is absent.
+func (g *gateway) scrape(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	resp, err := http.Get(g.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	family, ok := families[name]
+	if !ok {
+		return -1
+	}
+next:
+	for _, m := range family.GetMetric() {
+		for k, v := range labels {
+			found := false
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == k && lp.GetValue() == v {
+					found = true
+				}
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return -1
+}
+
+func TestMetricsMove(t *testing.T) {
+	t.Parallel()
+	g := startAll(t, "")
+	accepted := map[string]string{"source": "whapi", "provider": "whapi", "outcome": "accepted"}
+	rejected := map[string]string{"source": "whapi", "provider": "whapi", "outcome": "bad_signature"}
+	if got := g.scrape(t, "hooklane_ingest_deliveries_total", accepted); got > 0 {
+		t.Fatalf("accepted before any delivery: %v", got)
+	}
+	for i := range 3 {
+		if resp := g.send(t, uniqueWhapi(i)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	forged := uniqueWhapi(99)
+	forged.Signature = hmacHex("guess", string(forged.body))
+	g.send(t, forged)
+	g.waitCount(t, 3, "SELECT count(*) FROM events")
+
+	checks := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"hooklane_ingest_deliveries_total", accepted, 3},
+		{"hooklane_ingest_deliveries_total", rejected, 1},
+		{"hooklane_ingest_request_seconds", map[string]string{"source": "whapi"}, 3},
+		{"hooklane_ingest_publish_seconds", nil, 3},
+		{"hooklane_worker_events_persisted_total", nil, 3},
+		{"hooklane_worker_consumer_pending", nil, 0},
+		{"hooklane_worker_consumer_ack_pending", nil, 0},
+	}
+	deadline := time.Now().Add(time.Minute) // acks land just after the commit
+	for _, c := range checks {
+		for {
+			got := g.scrape(t, c.name, c.labels)
+			if got == c.want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
