@@ -208,13 +208,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.reject(w, r, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
-	req.FlowID = r.PathValue("flow")
-	res := g.exchange(r.Context(), src, req, start, requestID(r))
-	if res.FlowTokenInvalid {
-		writeAnswer(w, StatusTokenInvalid, "application/json", tokenInvalidBody(res.ErrorMessage))
-		return
-	}
-	writeAnswer(w, http.StatusOK, "application/json", res.Answer)
+	g.answer(w, r, src, req, start, nil)
 }
 
 // serveEncrypted is Meta's protocol: signature (432), decryption (421),
@@ -234,13 +228,20 @@ func (g *Gateway) serveEncrypted(w http.ResponseWriter, r *http.Request, src *So
 		g.reject(w, r, http.StatusBadRequest, err.Error(), session)
 		return
 	}
+	g.answer(w, r, src, req, start, session)
+}
+
+// answer asks the responders for req and writes their answer, or 427 when
+// the flow token is no longer valid; sealed with session when set, as
+// Meta's encrypted protocol wants.
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, src *Source, req *Request, start time.Time, session *Session) {
 	req.FlowID = r.PathValue("flow")
 	res := g.exchange(r.Context(), src, req, start, requestID(r))
+	status, body := http.StatusOK, res.Answer
 	if res.FlowTokenInvalid {
-		writeAnswer(w, StatusTokenInvalid, "text/plain", []byte(session.EncryptResponse(tokenInvalidBody(res.ErrorMessage))))
-		return
+		status, body = StatusTokenInvalid, tokenInvalidBody(res.ErrorMessage)
 	}
-	writeAnswer(w, http.StatusOK, "text/plain", []byte(session.EncryptResponse(res.Answer)))
+	writeSealed(w, status, body, session)
 }
 
 // reject answers a refused flow request and logs why, once. With a session
@@ -250,6 +251,12 @@ func (g *Gateway) reject(w http.ResponseWriter, r *http.Request, status int, rea
 	g.log.Warn("flow request rejected", "source", r.PathValue("source"), "status", status,
 		"reason", reason, "request_id", requestID(r), "remote", r.RemoteAddr)
 	body, _ := json.Marshal(map[string]string{"error": reason})
+	writeSealed(w, status, body, session)
+}
+
+// writeSealed writes body as JSON, or, with a session, encrypted and
+// base64 as text/plain.
+func writeSealed(w http.ResponseWriter, status int, body []byte, session *Session) {
 	if session != nil {
 		writeAnswer(w, status, "text/plain", []byte(session.EncryptResponse(body)))
 		return

@@ -1,7 +1,7 @@
-// Package worker persists queued deliveries to Postgres. Any number of
-// workers share one durable pull consumer; each fetches a batch, fans every
-// delivery out into its events, writes the batch in one transaction and
-// acknowledges only after the commit. Uniqueness in Postgres makes a
+// Package worker persists what the stream holds to Postgres: deliveries,
+// fanned out into their events, and flow exchange records. Any number of
+// workers share one durable pull consumer; each fetches a batch, writes it
+// in one transaction and acknowledges only after the commit. Uniqueness in Postgres makes a
 // redelivery harmless, so a crash between commit and ack stores nothing twice.
 //
 // The fate of each message is decided in one place, settle:

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/flowlane/demo"
 	"github.com/hooklane/hooklane/internal/config"
@@ -119,13 +117,5 @@ func runResponderDemo(ctx context.Context, cfg *config.Config, logger *slog.Logg
 		}
 		return nil
 	}})
-	r := p.demoResponder()
-	ln, err := p.listen()
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.Run(gctx) })
-	p.serve(gctx, g, ln)
-	return g.Wait()
+	return p.run(ctx, p.demoResponder().Run)
 }

@@ -39,6 +39,7 @@ type process struct {
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	checks   []httpserver.Check
+	webhooks bool // the webhook receiver is mounted
 }
 
 func newProcess(cfg *config.Config, logger *slog.Logger, e env) *process {
@@ -149,6 +150,7 @@ func (p *process) ingestHandler() (*queue.ExchangeRecorder, error) {
 		return nil, err
 	}
 	p.mux.Handle("/webhooks/{source}", h)
+	p.webhooks = true
 	return recorder, nil
 }
 
@@ -163,28 +165,32 @@ func (p *process) worker(store *storage.Store) (*worker.Worker, error) {
 	}, p.log, p.registry)
 }
 
-// listen opens the HTTP listener before any role starts, so a taken port
-// fails the start cleanly.
-func (p *process) listen() (net.Listener, error) {
+// run opens the HTTP listener, so that a taken port fails the start
+// before anything runs, then runs parts and the HTTP server (health,
+// readiness, metrics and what the roles mounted) until ctx is done or one
+// of them fails, and waits for all of them.
+func (p *process) run(ctx context.Context, parts ...func(context.Context) error) error {
 	ln, err := net.Listen("tcp", p.cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", p.cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", p.cfg.Addr, err)
 	}
 	p.log.Info("http listening", "addr", ln.Addr().String())
+	if p.webhooks {
+		p.logWebhookURLs(ln.Addr().String())
+	}
 	if p.env.Listening != nil {
 		p.env.Listening(ln.Addr())
 	}
-	return ln, nil
-}
-
-// serve runs the HTTP server on ln in g: health, readiness, metrics and
-// whatever the roles mounted.
-func (p *process) serve(ctx context.Context, g *errgroup.Group, ln net.Listener) {
 	httpserver.Health(p.mux, p.checks...)
 	handler := httpserver.WithRequestID(p.mux)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, part := range parts {
+		g.Go(func() error { return part(gctx) })
+	}
 	g.Go(func() error {
-		return httpserver.Run(ctx, ln, handler, httpserver.Config{ShutdownTimeout: p.cfg.Ingest.ShutdownTimeout}, p.log)
+		return httpserver.Run(gctx, ln, handler, httpserver.Config{ShutdownTimeout: p.cfg.Ingest.ShutdownTimeout}, p.log)
 	})
+	return g.Wait()
 }
 
 // logWebhookURLs tells the user which URL to give each provider.
@@ -240,17 +246,7 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env)
 	if err != nil {
 		return err
 	}
-	responder := p.demoResponder()
-	ln, err := p.listen()
-	if err != nil {
-		return err
-	}
-	p.logWebhookURLs(ln.Addr().String())
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return w.Run(gctx) })
-	g.Go(func() error { return responder.Run(gctx) })
-	p.serve(gctx, g, ln)
-	return g.Wait()
+	return p.run(ctx, w.Run, p.demoResponder().Run)
 }
 
 func runIngest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
@@ -264,13 +260,7 @@ func runIngest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e e
 		return err
 	}
 	defer closeRecorder(recorder)
-	ln, err := p.listen()
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	p.serve(gctx, g, ln)
-	return g.Wait()
+	return p.run(ctx)
 }
 
 func runWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
@@ -288,14 +278,7 @@ func runWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e e
 	if err != nil {
 		return err
 	}
-	ln, err := p.listen()
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return w.Run(gctx) })
-	p.serve(gctx, g, ln)
-	return g.Wait()
+	return p.run(ctx, w.Run)
 }
 
 func runMigrate(ctx context.Context, cfg *config.Config, logger *slog.Logger, _ env) error {
