@@ -5,11 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +40,7 @@ const (
 
 // rig is an ingest handler in front of a real JetStream stream.
 type rig struct {
+	logs    *logBuffer
 	js      jetstream.JetStream
 	stream  string
 	handler *Handler
@@ -74,6 +78,7 @@ func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
 		return p
 	}
 	reg := prometheus.NewRegistry()
+	logs := &logBuffer{}
 	h, err := New(js, Config{
 		Sources: []Source{
 			{Name: "platica", Provider: lookup("platica"), Secrets: [][]byte{[]byte("old"), []byte(platicaSecret)}},
@@ -86,13 +91,43 @@ func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
 		MaxBodyBytes:   maxBody,
 		PublishTimeout: 500 * time.Millisecond,
 		RetryAfter:     3 * time.Second,
-	}, slog.New(slog.DiscardHandler), reg)
+	}, slog.New(slog.NewJSONHandler(logs, nil)), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{source}", h)
-	return &rig{js: js, stream: stream, handler: h, http: httpserver.WithRequestID(mux), reg: reg}
+	return &rig{logs: logs, js: js, stream: stream, handler: h, http: httpserver.WithRequestID(mux), reg: reg}
+}
+
+// logBuffer collects JSON log lines.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []map[string]any
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	var line map[string]any
+	if err := json.Unmarshal(p, &line); err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, line)
+	return len(p), nil
+}
+
+// since returns the lines logged after the first n.
+func (b *logBuffer) since(n int) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.lines[n:])
+}
+
+func (b *logBuffer) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.lines)
 }
 
 func (r *rig) do(req *http.Request) *httptest.ResponseRecorder {
@@ -221,6 +256,7 @@ func TestRejections(t *testing.T) {
 				prov = r.handler.sources[tt.source].Provider.Name()
 			}
 			before := r.outcomes(tt.source, prov, tt.outcome)
+			logged := r.logs.len()
 			rec := r.do(tt.req)
 			if rec.Code != tt.status {
 				t.Fatalf("status %d, want %d (%s)", rec.Code, tt.status, rec.Body)
@@ -233,6 +269,25 @@ func TestRejections(t *testing.T) {
 			}
 			if n := r.queued(t); n != 0 {
 				t.Errorf("%d messages queued after a rejection", n)
+			}
+			// Logged once, with the source, the reason and the request id
+			// the answer carries; never the body.
+			lines := r.logs.since(logged)
+			if len(lines) != 1 {
+				t.Fatalf("%d log lines for one rejection: %v", len(lines), lines)
+			}
+			line := lines[0]
+			if line["reason"] != tt.outcome || line["request_id"] != rec.Header().Get("X-Request-Id") || line["request_id"] == "" {
+				t.Errorf("log line %v: want reason %s and request id %q", line, tt.outcome, rec.Header().Get("X-Request-Id"))
+			}
+			if _, ok := line["source"]; !ok {
+				t.Errorf("log line without source: %v", line)
+			}
+			raw, _ := json.Marshal(line)
+			for _, leak := range []string{platicaSecret, whatzSecret, whatzBearer, metaSecret, metaToken, "workspaceId", "remoteJid"} {
+				if strings.Contains(string(raw), leak) {
+					t.Errorf("log line leaks %q: %s", leak, raw)
+				}
 			}
 		})
 	}

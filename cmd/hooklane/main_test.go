@@ -485,7 +485,21 @@ func TestMetricsMove(t *testing.T) {
 	forged := uniqueWhapi(99)
 	forged.Signature = hmacHex("guess", string(forged.body))
 	g.send(t, forged)
-	g.waitCount(t, 3, "SELECT count(*) FROM events")
+	// A flow exchange, with a request id of the caller's.
+	flow := mustRead(t, "platica/flows_init.json")
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/webhooks/platica", bytes.NewReader(flow))
+	req.Header.Set("X-Webhook-Signature", "sha256="+hmacHex("platica-test-secret", string(flow)))
+	req.Header.Set("X-Request-Id", "req-e2e-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Request-Id") != "req-e2e-1" {
+		t.Fatalf("flow: status %d, request id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+	}
+	g.waitCount(t, 4, "SELECT count(*) FROM events")
+	g.waitCount(t, 1, "SELECT count(*) FROM deliveries WHERE request_id = 'req-e2e-1'")
 
 	checks := []struct {
 		name   string
@@ -495,8 +509,10 @@ func TestMetricsMove(t *testing.T) {
 		{"hooklane_ingest_deliveries_total", accepted, 3},
 		{"hooklane_ingest_deliveries_total", rejected, 1},
 		{"hooklane_ingest_request_seconds", map[string]string{"source": "whapi"}, 3},
-		{"hooklane_ingest_publish_seconds", nil, 3},
-		{"hooklane_worker_events_persisted_total", nil, 3},
+		{"hooklane_ingest_publish_seconds", nil, 4}, // the flow delivery is queued too
+		{"hooklane_worker_events_persisted_total", nil, 4},
+		{"hooklane_flow_exchanges_total", map[string]string{"source": "platica", "outcome": "answered"}, 1},
+		{"hooklane_flow_seconds", map[string]string{"source": "platica"}, 1},
 		{"hooklane_worker_consumer_pending", nil, 0},
 		{"hooklane_worker_consumer_ack_pending", nil, 0},
 	}
@@ -513,5 +529,23 @@ func TestMetricsMove(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger(&buf, "", "warn").Info("hidden")
+	newLogger(&buf, "", "warn").Warn("shown", "k", "v")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON line off a terminal: %q", buf.String())
+	}
+	if line["msg"] != "shown" || line["k"] != "v" {
+		t.Errorf("line %v", line)
+	}
+	buf.Reset()
+	newLogger(&buf, "text", "").Info("plain")
+	if strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), "plain") {
+		t.Errorf("LOG_FORMAT=text gave %q", buf.String())
 	}
 }
