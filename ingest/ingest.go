@@ -214,6 +214,11 @@ func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source
 	answer := h.cfg.Flows.AnswerFlow(r.Context(), d)
 	h.metrics.observe(src, outcomeFlowAnswered, start)
 	writeBody(w, http.StatusOK, answer)
+	// Send the answer now: the response is buffered until the handler
+	// returns, and it must not wait for the publish below.
+	if err := http.NewResponseController(w).Flush(); err != nil {
+		h.log.Warn("flow answer not flushed", "source", src.Name, "request_id", d.RequestID, "err", err)
+	}
 	if err := <-published; err != nil {
 		h.log.Error("flow delivery answered but not queued for storage",
 			"source", src.Name, "event_type", d.EventType, "request_id", d.RequestID, "err", err)
