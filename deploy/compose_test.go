@@ -158,14 +158,42 @@ func TestComposeNamedVolumes(t *testing.T) {
 	}
 }
 
-// natsStoreDir is the JetStream store directory on the nats command line.
+// natsStoreDir is the JetStream store directory of the config file the
+// nats service runs with, read by nats-server's own parser.
 func natsStoreDir(t *testing.T, s types.ServiceConfig) string {
 	t.Helper()
-	i := slices.Index(s.Command, "-sd")
-	if !slices.Contains(s.Command, "-js") || i < 0 || i+1 == len(s.Command) {
-		t.Fatalf("nats: command %q, want -js -sd DIR", s.Command)
+	i := slices.Index(s.Command, "-c")
+	if i < 0 || i+1 == len(s.Command) {
+		t.Fatalf("nats: command %q, want -c FILE", s.Command)
 	}
-	return s.Command[i+1]
+	var hostFile string
+	for _, v := range s.Volumes {
+		if v.Target == s.Command[i+1] {
+			hostFile = v.Source
+		}
+	}
+	if hostFile == "" {
+		t.Fatalf("nats: %s is not mounted", s.Command[i+1])
+	}
+	opts := natsConfig(t, hostFile)
+	if !opts.JetStream || opts.StoreDir == "" {
+		t.Fatalf("nats: %s does not enable JetStream with a store_dir", hostFile)
+	}
+	return opts.StoreDir
+}
+
+// natsConfig parses a NATS config file and checks it takes a message of
+// hooklane's largest body and its headers.
+func natsConfig(t *testing.T, file string) *server.Options {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(file)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if need := int32(config.DefaultMaxBodyBytes + 64<<10); opts.MaxPayload < need {
+		t.Errorf("%s: max_payload %d, want at least %d for ingest.max_body_bytes and headers", file, opts.MaxPayload, need)
+	}
+	return opts
 }
 
 func TestComposeEnvironment(t *testing.T) {
@@ -280,10 +308,7 @@ func TestDockerfileBuildsWithMake(t *testing.T) {
 
 func TestNATSClusterConfig(t *testing.T) {
 	t.Setenv("NATS_SERVER_NAME", "nats-2")
-	opts, err := server.ProcessConfigFile("nats-cluster.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := natsConfig(t, "nats-cluster.conf")
 	if opts.ServerName != "nats-2" || !opts.JetStream || opts.StoreDir == "" {
 		t.Errorf("server_name %q, jetstream %v, store_dir %q; want the name from the environment and JetStream on disk",
 			opts.ServerName, opts.JetStream, opts.StoreDir)

@@ -190,7 +190,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readLimited(w, r, g.cfg.MaxBodyBytes)
 	if err != nil {
-		g.reject(w, r, http.StatusRequestEntityTooLarge, "body: "+err.Error(), nil)
+		status := http.StatusBadRequest
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			status = http.StatusRequestEntityTooLarge
+		}
+		g.reject(w, r, status, "body: "+err.Error(), nil)
 		return
 	}
 	if src.PrivateKey != nil {

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -160,7 +159,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 		h.reject(w, r, src, http.StatusBadRequest, outcomeBadRequest, "reading body: "+err.Error())
 		return
 	}
-	if src.BearerToken != "" && !bearerMatches(r.Header.Get("Authorization"), src.BearerToken) {
+	if src.BearerToken != "" && !httpserver.BearerMatches(r.Header.Get("Authorization"), src.BearerToken) {
 		h.reject(w, r, src, http.StatusUnauthorized, outcomeUnauthorized, "bearer token missing or wrong")
 		return
 	}
@@ -252,6 +251,7 @@ func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, src *Source)
 	h.metrics.deliveries.WithLabelValues(src.Name, src.Provider.Name(), outcomeVerified).Inc()
 	h.log.Info("verification handshake answered", "source", src.Name, "request_id", httpserver.RequestID(r.Context()))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff") // the challenge is echoed as given
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, q.Get("hub.challenge"))
 }
@@ -299,14 +299,6 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-func bearerMatches(header, token string) bool {
-	scheme, got, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
 }
 
 // keptHeaders copies the named headers, which the provider lists in

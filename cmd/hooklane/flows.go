@@ -36,9 +36,10 @@ func (p *process) flowGateway() (*flowlane.Gateway, *queue.ExchangeRecorder, err
 		return nil, nil, err
 	}
 	gw, err := flowlane.NewGateway(p.nc, flowlane.GatewayConfig{
-		Prefix:   p.cfg.NATS.SubjectPrefix,
-		Sources:  sources,
-		Recorder: recorder,
+		Prefix:       p.cfg.NATS.SubjectPrefix,
+		Sources:      sources,
+		MaxBodyBytes: p.cfg.Ingest.MaxBodyBytes,
+		Recorder:     recorder,
 	}, p.log, p.registry)
 	if err != nil {
 		recorder.Close(context.Background())
@@ -55,9 +56,19 @@ func flowSource(s config.Source) (flowlane.Source, error) {
 		secrets[i] = []byte(secret)
 	}
 	fs := flowlane.Source{Name: s.Name, Budget: s.Flows.Budget, Fallback: []byte(s.Flows.Fallback), AppSecrets: secrets}
-	if len(secrets) > 0 {
+	if len(secrets) > 0 || s.BearerToken != "" {
 		prov, _ := provider.Lookup(s.Provider)
-		fs.Verify = func(h http.Header, body []byte) error { return prov.Verify(h, body, secrets) }
+		// The same checks as the source's webhooks: its bearer token,
+		// then its signature.
+		fs.Verify = func(h http.Header, body []byte) error {
+			if s.BearerToken != "" && !httpserver.BearerMatches(h.Get("Authorization"), s.BearerToken) {
+				return errors.New("bearer token missing or wrong")
+			}
+			if len(secrets) == 0 {
+				return nil
+			}
+			return prov.Verify(h, body, secrets)
+		}
 	}
 	if s.Flows.PrivateKey != "" {
 		key, err := loadPrivateKey(s.Flows.PrivateKey, s.Flows.PrivateKeyPassphrase)

@@ -65,6 +65,10 @@ func (p *process) connect(ctx context.Context, name string, embed bool) error {
 	if err != nil {
 		return err
 	}
+	// The stream answered, so the connection is up and knows its limit.
+	if err := queue.CheckPayload(p.nc, p.cfg.Ingest.MaxBodyBytes); err != nil {
+		return err
+	}
 	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, p.cfg.NATS.Stream)})
 	return nil
 }

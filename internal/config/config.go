@@ -124,10 +124,11 @@ type Worker struct {
 
 // Default values, applied by Load.
 const (
-	DefaultAddr        = ":8080"
-	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable"
-	DefaultPlaticaFlow = 700 * time.Millisecond
-	DefaultFlowBudget  = 10 * time.Second
+	DefaultAddr         = ":8080"
+	DefaultMaxBodyBytes = 4 << 20
+	DefaultDatabaseURL  = "postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable"
+	DefaultPlaticaFlow  = 700 * time.Millisecond
+	DefaultFlowBudget   = 10 * time.Second
 )
 
 // Load reads the config file at path, expanding ${VAR} and ${VAR:-default}
@@ -182,7 +183,7 @@ func (c *Config) applyDefaults() {
 	c.NATS.Replicas = cmp.Or(c.NATS.Replicas, 1)
 	c.NATS.MaxAge = cmp.Or(c.NATS.MaxAge, 168*time.Hour)
 	c.NATS.DuplicateWindow = cmp.Or(c.NATS.DuplicateWindow, 10*time.Minute)
-	c.Ingest.MaxBodyBytes = cmp.Or(c.Ingest.MaxBodyBytes, 4<<20)
+	c.Ingest.MaxBodyBytes = cmp.Or(c.Ingest.MaxBodyBytes, DefaultMaxBodyBytes)
 	c.Ingest.PublishTimeout = cmp.Or(c.Ingest.PublishTimeout, time.Second)
 	c.Ingest.RetryAfter = cmp.Or(c.Ingest.RetryAfter, 5*time.Second)
 	c.Ingest.ShutdownTimeout = cmp.Or(c.Ingest.ShutdownTimeout, 25*time.Second)

@@ -62,6 +62,9 @@ func start(t testing.TB, port int, dir string) *server.Server {
 		StoreDir:  dir,
 		NoLog:     !testing.Verbose(),
 		NoSigs:    true,
+		// As hooklane's own embedded server and deployment configs: room
+		// for a 4 MiB body and its headers.
+		MaxPayload: 8 << 20,
 	})
 	if err != nil {
 		t.Fatalf("natstest: new server: %v", err)

@@ -7,8 +7,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// EmbeddedMaxPayload is the embedded server's largest message: room for a
+// 4 MiB body (Meta sends up to 3 MB) and its headers.
+const EmbeddedMaxPayload = 8 << 20
+
 // Embedded starts a NATS server inside this process with JetStream storing
-// under storeDir. It listens on no port: connect with
+// under storeDir, taking messages up to EmbeddedMaxPayload. It listens on no port: connect with
 // nats.InProcessServer(srv). Shut it down with Shutdown and WaitForShutdown.
 func Embedded(storeDir string) (*server.Server, error) {
 	srv, err := server.NewServer(&server.Options{
@@ -17,6 +21,7 @@ func Embedded(storeDir string) (*server.Server, error) {
 		JetStream:  true,
 		StoreDir:   storeDir,
 		NoSigs:     true,
+		MaxPayload: EmbeddedMaxPayload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)

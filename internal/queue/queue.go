@@ -100,3 +100,18 @@ func StreamReady(js jetstream.JetStream, name string) func(ctx context.Context) 
 		return err
 	}
 }
+
+// headerRoom is what a delivery's metadata and kept headers may add to its
+// body on the wire.
+const headerRoom = 64 << 10
+
+// CheckPayload fails when the server nc is connected to cannot carry a
+// body of maxBody bytes with its headers: such deliveries would be refused
+// with 503 on every retry and never stored.
+func CheckPayload(nc *nats.Conn, maxBody int64) error {
+	if limit := nc.MaxPayload(); limit < maxBody+headerRoom {
+		return fmt.Errorf("the NATS server takes messages up to %d bytes, too few for ingest.max_body_bytes %d: "+
+			"set max_payload: 8MB in its config, or lower ingest.max_body_bytes below %d", limit, maxBody, limit-headerRoom)
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/hooklane/hooklane/internal/delivery"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// embedded runs hooklane's own embedded server and connects in process.
+func embedded(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	srv, err := Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := Connect("", "queue-test", slog.New(slog.DiscardHandler), nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+func TestCheckPayload(t *testing.T) {
+	nc, _ := embedded(t)
+	if err := CheckPayload(nc, 4<<20); err != nil {
+		t.Errorf("the embedded server refuses the default body limit: %v", err)
+	}
+	err := CheckPayload(nc, 16<<20)
+	if err == nil || !strings.Contains(err.Error(), "max_payload") {
+		t.Errorf("a limit past the server's: %v, want advice on max_payload", err)
+	}
+}
+
+func TestEnsureStreamIsIdempotentAndUpdates(t *testing.T) {
+	_, js := embedded(t)
+	ctx := context.Background()
+	cfg := StreamConfig{Name: "EVENTS", SubjectPrefix: "hl", MaxAge: time.Hour}
+	if _, err := EnsureStream(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := StreamReady(js, "EVENTS")(ctx); err != nil {
+		t.Errorf("ready: %v", err)
+	}
+	if err := StreamReady(js, "NOPE")(ctx); err == nil {
+		t.Error("a missing stream reported ready")
+	}
+	cfg.MaxAge = 2 * time.Hour
+	s, err := EnsureStream(ctx, js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.MaxAge != 2*time.Hour || len(info.Config.Subjects) != 2 {
+		t.Errorf("config %+v: want the new max age and both subject trees", info.Config)
+	}
+}
+
+func TestExchangeRecorderPublishesAndDrainsOnClose(t *testing.T) {
+	_, js := embedded(t)
+	ctx := context.Background()
+	if _, err := EnsureStream(ctx, js, StreamConfig{Name: "EVENTS", SubjectPrefix: "hl"}); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	rec, err := NewExchangeRecorder(js, "hl", 100, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		rec.Record(delivery.FlowExchange{ID: string(rune('a'+i%26)) + strings.Repeat("x", i), Source: "platica", Outcome: "answered"})
+	}
+	rec.Close(ctx) // publishes everything queued before returning
+	s, _ := js.Stream(ctx, "EVENTS")
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 50 {
+		t.Fatalf("%d records in the stream after Close, want 50", info.State.Msgs)
+	}
+	msg, err := s.GetLastMsgForSubject(ctx, delivery.ExchangeSubject("hl", "platica"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex delivery.FlowExchange
+	if err := json.Unmarshal(msg.Data, &ex); err != nil || ex.Source != "platica" {
+		t.Errorf("record %s: %v", msg.Data, err)
+	}
+	if got := testutil.ToFloat64(rec.dropped); got != 0 {
+		t.Errorf("dropped %v", got)
+	}
+}
+
+func TestExchangeRecorderDropsRatherThanBlocks(t *testing.T) {
+	_, js := embedded(t) // no stream: every publish fails, and the loop below outruns the publisher
+	rec, err := NewExchangeRecorder(js, "hl", 1, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		rec.Record(delivery.FlowExchange{ID: "x", Source: "s"}) // must never block
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rec.Close(ctx)
+	if dropped, failed := testutil.ToFloat64(rec.dropped), testutil.ToFloat64(rec.failed); dropped+failed != 100 || dropped == 0 {
+		t.Errorf("dropped %v + failed %v, want 100 with some dropped", dropped, failed)
+	}
+}
