@@ -15,7 +15,7 @@ export WHATZ_SECRET      ?= dev-whatz-secret
 export WHAPI_SECRET      ?= dev-whapi-secret
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-nats fuzz microbench lint
+.PHONY: help build run test test-nats fuzz microbench bench lint
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,14 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 
 microbench: ## Run the Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./ingest ./internal/provider ./storage ./flowlane
+
+# The driver runs in a session of its own with everything it starts: the
+# trap ends that process group, however make stops.
+bench: build ## Load-test hooklane against a bare reference handler and check exactly-once (about a minute)
+	@setsid $(BIN) bench --suite --config $(CONFIG) & pid=$$!; \
+	trap 'kill -TERM -$$pid 2>/dev/null; wait $$pid' INT TERM; \
+	trap 'kill -KILL -$$pid 2>/dev/null' EXIT; \
+	wait $$pid
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

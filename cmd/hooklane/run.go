@@ -37,6 +37,9 @@ commands:
   responder-demo
              serve the demo flow ("Cotizador") for every source
   probe URL  exit 0 if URL answers 2xx (a container healthcheck)
+  bench      load-test a running hooklane and check exactly-once (bench --help)
+  bench-reference
+             the bare reference handler bench compares against (HOOKLANE_ADDR)
   version    print the version
 
 The config file comes from --config or HOOKLANE_CONFIG.
@@ -60,13 +63,16 @@ func run(ctx context.Context, args []string, e env) error {
 		return nil
 	case "probe":
 		return runProbe(ctx, args, e)
+	case "bench":
+		return runBench(ctx, args, e)
 	}
 	roles := map[string]func(context.Context, *config.Config, *slog.Logger, env) error{
-		"all":            runAll,
-		"ingest":         runIngest,
-		"worker":         runWorker,
-		"migrate":        runMigrate,
-		"responder-demo": runResponderDemo,
+		"all":             runAll,
+		"ingest":          runIngest,
+		"worker":          runWorker,
+		"migrate":         runMigrate,
+		"responder-demo":  runResponderDemo,
+		"bench-reference": runBenchReference,
 	}
 	role, ok := roles[cmd]
 	if !ok {

@@ -1,0 +1,575 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hooklane/hooklane/internal/config"
+	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/loadgen"
+	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/internal/queue"
+)
+
+const benchUsage = `usage: hooklane bench [flags]
+
+Sends signed deliveries of every configured source to a running hooklane
+(or, with --target bare, to hooklane bench-reference), prints latency and
+throughput, then waits for the workers and checks that Postgres holds every
+acknowledged event exactly once. It fails when anything is lost or doubled,
+and on any 4xx, 5xx or unanswered request unless --allow-errors.
+
+--suite runs the whole comparison instead: it starts "hooklane all" and
+"hooklane bench-reference" itself (each embedding NATS under a temporary
+directory unless NATS_URL is set; database hooklane_bench, recreated each
+time, unless --database-url), finds each one's saturation closed-loop,
+then runs open-loop at half of hooklane's, and prints one table.
+
+flags:`
+
+// benchOptions are the flags of "hooklane bench".
+type benchOptions struct {
+	url, databaseURL, target string
+	rate                     float64
+	concurrency              int
+	duration                 time.Duration
+	count                    int
+	retries, flows           float64
+	drainTimeout             time.Duration
+	allowErrors              bool
+}
+
+// runBench is "hooklane bench".
+func runBench(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(e.Stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	var o benchOptions
+	configPath := fs.String("config", e.Getenv(config.EnvConfig), "config `file` naming the sources and their secrets (HOOKLANE_CONFIG)")
+	suite := fs.Bool("suite", false, "start everything and run the whole comparison")
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base `URL` of the server under test")
+	fs.StringVar(&o.databaseURL, "database-url", "", "Postgres to check (default: the config's)")
+	fs.StringVar(&o.target, "target", "hooklane", "hooklane, or bare for hooklane bench-reference (nothing to check)")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: requests per second, scheduled on a clock")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "closed loop: requests in flight (default 32; 128 with --suite); open loop: the most in flight (default 512)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send (the open loop's, with --suite)")
+	fs.IntVar(&o.count, "count", 0, "how many requests to send; without --duration, the only bound")
+	fs.Float64Var(&o.retries, "retries", 0.1, "share of requests that are exact retries")
+	fs.Float64Var(&o.flows, "flows", 0.05, "share of requests that are Platica whatsapp.flows.* requests")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long to wait for the workers to store everything")
+	fs.BoolVar(&o.allowErrors, "allow-errors", false, "5xx answers and unanswered requests do not fail the run (a fault test expects some)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	}
+	durationSet := false
+	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
+	if o.count > 0 && !durationSet {
+		o.duration = 0
+	}
+	if o.target != "hooklane" && o.target != "bare" {
+		return fmt.Errorf("bench: --target %q: want hooklane or bare", o.target)
+	}
+	if *configPath == "" {
+		return errors.New("bench: no config file: pass --config FILE or set HOOKLANE_CONFIG")
+	}
+	cfg, err := config.Load(*configPath, e.Getenv)
+	if err != nil {
+		return err
+	}
+	if *suite {
+		return benchSuite(ctx, e, *configPath, cfg, o)
+	}
+	return benchOnce(ctx, e, cfg, o)
+}
+
+// measurement is one load run and, against hooklane, what it left in
+// Postgres.
+type measurement struct {
+	res *loadgen.Result
+	// checked tells that Postgres was checked: the run's deliveries and
+	// events were expected, and drained once the workers caught up.
+	checked            bool
+	deliveries, events int
+	drained            loadgen.Drained
+	check              error // lost or doubled, or not drained in time
+}
+
+// measure runs load as lc says. With db, it then waits for the workers and
+// checks exactly-once.
+func measure(ctx context.Context, db *pgx.Conn, lc loadgen.Config, drainTimeout time.Duration) (*measurement, error) {
+	var base loadgen.Baseline
+	if db != nil {
+		var err error
+		if base, err = loadgen.ReadBaseline(ctx, db); err != nil {
+			return nil, err
+		}
+	}
+	res, sent, err := loadgen.Run(ctx, lc)
+	if err != nil {
+		return nil, err
+	}
+	m := &measurement{res: res}
+	if db == nil {
+		return m, nil
+	}
+	exp, err := sent.Expect(base)
+	if err != nil {
+		return nil, err
+	}
+	m.checked, m.deliveries, m.events = true, len(exp.Deliveries), len(exp.Events)
+	m.drained, err = loadgen.Drain(ctx, db, exp, drainTimeout)
+	if err != nil && !errors.Is(err, loadgen.ErrNotDrained) {
+		return nil, err
+	}
+	m.check = err
+	if err := loadgen.Verify(ctx, db, exp); err != nil {
+		var verr *loadgen.VerifyError
+		if !errors.As(err, &verr) {
+			return nil, err
+		}
+		m.check = errors.Join(m.check, err)
+	}
+	return m, nil
+}
+
+// failures says what makes m a failed run.
+func (m *measurement) failures(allowErrors bool) []string {
+	var out []string
+	if m.check != nil {
+		out = append(out, m.check.Error())
+	}
+	client := 0
+	for status, n := range m.res.Status {
+		if status < 500 {
+			client += n
+		}
+	}
+	if client > 0 {
+		out = append(out, fmt.Sprintf("%d requests refused with a 4xx: check the config's secrets", client))
+	}
+	if !allowErrors && m.res.ServerErrors() > 0 {
+		out = append(out, fmt.Sprintf("%d 5xx answers", m.res.ServerErrors()))
+	}
+	if !allowErrors && m.res.Unanswered() > 0 {
+		out = append(out, fmt.Sprintf("%d requests unanswered", m.res.Unanswered()))
+	}
+	return out
+}
+
+// benchOnce is one run against a server already running.
+func benchOnce(ctx context.Context, e env, cfg *config.Config, o benchOptions) error {
+	gen, err := loadgen.NewGenerator(loadgen.GeneratorConfig{Sources: loadgen.Sources(cfg), Retries: o.retries, Flows: o.flows})
+	if err != nil {
+		return err
+	}
+	var db *pgx.Conn
+	if o.target == "hooklane" {
+		if db, err = pgx.Connect(ctx, cmp.Or(o.databaseURL, cfg.DatabaseURL)); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer db.Close(context.WithoutCancel(ctx))
+	}
+	lc := loadgen.Config{
+		URL: o.url, Generator: gen, Rate: o.rate, Concurrency: o.concurrency,
+		Duration: o.duration, Count: o.count, Progress: e.Stderr, Label: o.target,
+	}
+	m, err := measure(ctx, db, lc, o.drainTimeout)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "run %s\t%s against %s (%s)\n", m.res.RunID, mode(lc), o.url, o.target)
+	writeRun(w, m)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if f := m.failures(o.allowErrors); len(f) > 0 {
+		return fmt.Errorf("bench: %s", strings.Join(f, "; "))
+	}
+	return nil
+}
+
+// writeRun writes the rows that describe m.
+func writeRun(w io.Writer, m *measurement) {
+	r := m.res
+	fmt.Fprintf(w, "sent\t%d in %s (%d retries, %d flow requests)\n", r.Sent, r.Elapsed().Round(time.Millisecond), r.Retries, r.FlowsSent)
+	fmt.Fprintf(w, "accepted\t%d, %.0f/s\n", r.Accepted, r.AcceptedPerSecond())
+	fmt.Fprintf(w, "ack latency\t%s\n", latency(r.Ack))
+	if len(r.Status)+len(r.Errors) > 0 {
+		var parts []string
+		for _, status := range slices.Sorted(maps.Keys(r.Status)) {
+			parts = append(parts, fmt.Sprintf("%d: %d", status, r.Status[status]))
+		}
+		for _, cause := range slices.Sorted(maps.Keys(r.Errors)) {
+			parts = append(parts, fmt.Sprintf("%s: %d", cause, r.Errors[cause]))
+		}
+		fmt.Fprintf(w, "not accepted\t%s\n", strings.Join(parts, ", "))
+	}
+	if r.FlowsSent > 0 {
+		fmt.Fprintf(w, "flows\t%s; %s\n", flowCounts(r), latency(r.FlowLatency))
+	}
+	if !m.checked {
+		return
+	}
+	fmt.Fprintf(w, "end-to-end\t%d events stored, %.0f events/s (first request to last row stored)\n",
+		m.drained.Events, m.drained.EventsPerSecond(r.Start))
+	fmt.Fprintf(w, "exactly-once\t%s: %s\n", verdict(m), detail(m))
+}
+
+func mode(lc loadgen.Config) string {
+	var bound []string
+	if lc.Duration > 0 {
+		bound = append(bound, lc.Duration.String())
+	}
+	if lc.Count > 0 {
+		bound = append(bound, fmt.Sprintf("%d requests", lc.Count))
+	}
+	if lc.Rate > 0 {
+		return fmt.Sprintf("open loop at %.0f/s, %s,", lc.Rate, strings.Join(bound, " or "))
+	}
+	return fmt.Sprintf("closed loop, %d in flight, %s,", cmp.Or(lc.Concurrency, 32), strings.Join(bound, " or "))
+}
+
+// verdict and detail say whether m's rows are stored exactly once.
+func verdict(m *measurement) string {
+	if m.check != nil {
+		return "FAILED"
+	}
+	return "OK"
+}
+
+func detail(m *measurement) string {
+	if m.check != nil {
+		return m.check.Error()
+	}
+	return fmt.Sprintf("%d deliveries, %d events", m.deliveries, m.events)
+}
+
+func flowCounts(r *loadgen.Result) string {
+	return fmt.Sprintf("%d answered, %d fallback, %d other",
+		r.Flows[loadgen.FlowAnswered], r.Flows[loadgen.FlowFallback], r.Flows[loadgen.FlowOther])
+}
+
+func latency(l loadgen.Latency) string {
+	if l.N == 0 {
+		return "no answers"
+	}
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s  (%d answers)", ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), l.N)
+}
+
+// ms writes d in milliseconds, with two decimals.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+// The suite's fixed shape; --concurrency and --duration change the rest.
+const (
+	suiteDatabase    = "hooklane_bench"
+	suiteConcurrency = 128
+	startTimeout     = time.Minute
+	stopGrace        = 30 * time.Second
+)
+
+// benchSuite starts "hooklane all" and "hooklane bench-reference", each
+// embedding NATS under a temporary directory unless NATS_URL names one for
+// both, measures both, and stops everything it started, whatever happens.
+func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Config, o benchOptions) (err error) {
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if configPath, err = filepath.Abs(configPath); err != nil {
+		return err
+	}
+	if cfg.NATS.URL == "" && filepath.IsAbs(cfg.NATS.StoreDir) {
+		return fmt.Errorf("bench: nats.store_dir %s is absolute, but the suite embeds NATS in a temporary directory: make it relative, or set NATS_URL", cfg.NATS.StoreDir)
+	}
+	dir, err := os.MkdirTemp("", "hooklane-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	databaseURL := o.databaseURL
+	if databaseURL == "" {
+		if databaseURL, err = recreateSuiteDatabase(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	childEnv := append(os.Environ(), "DATABASE_URL="+databaseURL, "HOOKLANE_ADDR=127.0.0.1:0")
+
+	var logs []string
+	// On a failure, not an interruption, the end of each log says why.
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			for _, path := range logs {
+				fmt.Fprintf(e.Stderr, "--- end of %s\n%s", filepath.Base(path), tail(path, 20))
+			}
+		}
+	}()
+	// start runs "hooklane <role>" until stop, which the caller defers, in
+	// a directory of its own: an embedded NATS stores under it.
+	start := func(role string) (*loadgen.Process, func() error, error) {
+		cmd := exec.Command(bin, role, "--config", configPath)
+		cmd.Env, cmd.Dir = childEnv, filepath.Join(dir, role)
+		if err := os.Mkdir(cmd.Dir, 0o700); err != nil {
+			return nil, nil, err
+		}
+		path := filepath.Join(dir, role+".log")
+		logs = append(logs, path)
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := loadgen.StartProcess(ctx, cmd, f)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		stop := func() error {
+			defer f.Close()
+			if err := p.Stop(stopGrace); err != nil {
+				return fmt.Errorf("hooklane %s stopped with %w", role, err)
+			}
+			return nil
+		}
+		if err := waitReady(ctx, "http://"+p.Addr+"/readyz"); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("hooklane %s: %w", role, err), stop())
+		}
+		return p, stop, nil
+	}
+	all, stopAll, err := start("all")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopAll()) }()
+	ref, stopRef, err := start("bench-reference")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopRef()) }()
+
+	db, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+
+	gen := func() (*loadgen.Generator, error) {
+		return loadgen.NewGenerator(loadgen.GeneratorConfig{Sources: loadgen.Sources(cfg), Retries: o.retries, Flows: o.flows})
+	}
+	saturate := loadgen.Config{Concurrency: cmp.Or(o.concurrency, suiteConcurrency), Duration: o.duration / 2, Progress: e.Stderr}
+	run := func(label, target string, db *pgx.Conn, lc loadgen.Config) (*measurement, error) {
+		var err error
+		if lc.Generator, err = gen(); err != nil {
+			return nil, err
+		}
+		lc.URL, lc.Label = "http://"+target, label
+		runtime.GC() // so that the last run's garbage does not burden this one
+		return measure(ctx, db, lc, o.drainTimeout)
+	}
+	bare, err := run("bare saturation", ref.Addr, nil, saturate)
+	if err != nil {
+		return err
+	}
+	sat, err := run("hooklane saturation", all.Addr, db, saturate)
+	if err != nil {
+		return err
+	}
+	half := loadgen.Config{Rate: sat.res.AcceptedPerSecond() / 2, Duration: o.duration, Progress: e.Stderr}
+	open, err := run("hooklane half saturation", all.Addr, db, half)
+	if err != nil {
+		return err
+	}
+
+	writeSuite(e.Stdout, cfg, o, saturate, half, bare, sat, open)
+	var failed []string
+	for _, m := range []*measurement{bare, sat, open} {
+		failed = append(failed, m.failures(o.allowErrors)...)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("bench: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// writeSuite prints the suite's table.
+func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bare, sat, open *measurement) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	row := func(label, value string, note ...string) {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", label, value, strings.Join(note, ", "))
+	}
+	fmt.Fprintf(w, "\nhooklane bench: %d CPUs shared by the load generator, NATS, Postgres and both servers; figures are indicative\n", runtime.NumCPU())
+	row("mix", fmt.Sprintf("%d sources", len(cfg.Sources)), fmt.Sprintf("%.0f%% exact retries, %.0f%% flow requests", 100*o.retries, 100*o.flows))
+	row("saturation", "closed loop", fmt.Sprintf("%d in flight, %s each", saturate.Concurrency, saturate.Duration))
+	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), ackNote(bare.res.Ack))
+	row("  hooklane limit", perSecond(sat.res.AcceptedPerSecond(), "req"), ackNote(sat.res.Ack))
+	row("  ratio hooklane / bare", fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
+	row("  end-to-end", perSecond(sat.drained.EventsPerSecond(sat.res.Start), "events"), "first request to last row stored", lag(sat))
+	row("  exactly-once", verdict(sat), detail(sat))
+	row("half saturation", "open loop", fmt.Sprintf("%.0f req/s offered for %s", half.Rate, half.Duration))
+	row("  accepted", perSecond(open.res.AcceptedPerSecond(), "req"))
+	row("  ack p50 / p99", ms(open.res.Ack.P50)+" / "+ms(open.res.Ack.P99),
+		"p90 "+ms(open.res.Ack.P90), "max "+ms(open.res.Ack.Max), "from the scheduled time")
+	row("  end-to-end", perSecond(open.drained.EventsPerSecond(open.res.Start), "events"), lag(open))
+	row("  exactly-once", verdict(open), detail(open))
+	row("  flows answered / fallback", fmt.Sprintf("%d / %d", open.res.Flows[loadgen.FlowAnswered], open.res.Flows[loadgen.FlowFallback]),
+		fmt.Sprintf("other %d", open.res.Flows[loadgen.FlowOther]))
+	row("  flows p50 / p99", ms(open.res.FlowLatency.P50)+" / "+ms(open.res.FlowLatency.P99))
+	_ = w.Flush()
+}
+
+func perSecond(rate float64, what string) string { return fmt.Sprintf("%.0f %s/s", rate, what) }
+
+func ackNote(l loadgen.Latency) string { return "ack p50 " + ms(l.P50) + ", p99 " + ms(l.P99) }
+
+// lag says how long after the last answer the last row was stored.
+func lag(m *measurement) string {
+	return fmt.Sprintf("last row stored %s after the last answer", m.drained.LastStored.Sub(m.res.End).Round(time.Millisecond))
+}
+
+// recreateSuiteDatabase drops the suite's database on the server of
+// serverURL, so that each suite starts from empty tables ("hooklane all"
+// creates it again), and returns its URL. The database stays after the
+// suite, for a look at what it stored.
+func recreateSuiteDatabase(ctx context.Context, serverURL string) (string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", fmt.Errorf("bench: database URL: %w", err)
+	}
+	u.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{suiteDatabase}.Sanitize()); err != nil {
+		return "", fmt.Errorf("bench: drop %s (is another suite running?): %w", suiteDatabase, err)
+	}
+	u.Path = "/" + suiteDatabase
+	return u.String(), nil
+}
+
+// waitReady polls url until it answers 2xx.
+func waitReady(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %w", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// tail returns the last n lines of the file at path.
+func tail(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, nil))
+}
+
+// runBenchReference is "hooklane bench-reference": the floor hooklane's
+// ingest is measured against. POST /webhooks/{source} reads the body,
+// checks the source's HMAC and awaits a JetStream publish on a stream of
+// its own, then answers 200; nothing else: no inspection, no metadata, no
+// deduplication, no flow answers. Its NATS is the configured one, or one
+// embedded as hooklane all embeds its own, storing beside it.
+func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
+	own := *cfg
+	own.NATS.StoreDir += "-reference"
+	cfg = &own
+	p := newProcess(cfg, logger, e)
+	defer p.close()
+	if err := p.dial("hooklane-bench-reference", true); err != nil {
+		return err
+	}
+	prefix, stream := cfg.NATS.SubjectPrefix+"_reference", cfg.NATS.Stream+"_REFERENCE"
+	_, err := queue.EnsureStream(ctx, p.js, queue.StreamConfig{
+		Name: stream, SubjectPrefix: prefix, Replicas: cfg.NATS.Replicas, MaxAge: time.Hour,
+	})
+	if err != nil {
+		return err
+	}
+	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, stream)})
+	type source struct {
+		provider provider.Provider
+		secrets  [][]byte
+		subject  string
+	}
+	sources := make(map[string]source, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		prov, _ := provider.Lookup(s.Provider) // the config is validated
+		src := source{provider: prov, subject: delivery.EventSubject(prefix, s.Name, "reference")}
+		for _, secret := range s.Secrets {
+			src.secrets = append(src.secrets, []byte(secret))
+		}
+		sources[s.Name] = src
+	}
+	p.mux.HandleFunc("POST /webhooks/{source}", func(w http.ResponseWriter, r *http.Request) {
+		src, ok := sources[r.PathValue("source")]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.Ingest.MaxBodyBytes))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if len(src.secrets) > 0 && src.provider.Verify(r.Header, body, src.secrets) != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.Ingest.PublishTimeout)
+		defer cancel()
+		if _, err := p.js.Publish(ctx, src.subject, body); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	return p.run(ctx)
+}
