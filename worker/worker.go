@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hooklane/hooklane/internal/delivery"
 	"github.com/hooklane/hooklane/internal/provider"
@@ -51,6 +52,9 @@ type Config struct {
 	// BatchSize is the most deliveries written in one transaction.
 	// Defaults to 256.
 	BatchSize int
+	// Concurrency is how many batches one worker writes at once, so that
+	// Postgres works on one while another commits. Defaults to 2.
+	Concurrency int
 	// MaxDeliveries is how often a failing delivery is tried before it is
 	// dead-lettered. Defaults to 20.
 	MaxDeliveries int
@@ -76,6 +80,7 @@ func (c Config) withDefaults() Config {
 	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, delivery.DefaultPrefix)
 	c.Consumer = cmp.Or(c.Consumer, "hooklane-worker")
 	c.BatchSize = cmp.Or(c.BatchSize, 256)
+	c.Concurrency = cmp.Or(c.Concurrency, 2)
 	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 20)
 	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
 	c.PollWait = cmp.Or(c.PollWait, time.Second)
@@ -123,7 +128,7 @@ func (w *Worker) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       w.cfg.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: max(4*w.cfg.BatchSize, 1024),
+		MaxAckPending: max(4*w.cfg.BatchSize*w.cfg.Concurrency, 1024),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -139,7 +144,19 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.log.Info("worker consuming", "stream", w.cfg.Stream, "consumer", w.cfg.Consumer, "batch_size", w.cfg.BatchSize)
+	w.log.Info("worker consuming", "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,
+		"batch_size", w.cfg.BatchSize, "concurrency", w.cfg.Concurrency)
+	g, gctx := errgroup.WithContext(ctx)
+	for range w.cfg.Concurrency {
+		g.Go(func() error { return w.loop(gctx, cons) })
+	}
+	err = g.Wait()
+	w.log.Info("worker stopped")
+	return err
+}
+
+// loop fetches and settles batches until ctx is done.
+func (w *Worker) loop(ctx context.Context, cons jetstream.Consumer) error {
 	for ctx.Err() == nil {
 		batch, err := w.fetch(ctx, cons)
 		if err != nil {
@@ -159,7 +176,6 @@ func (w *Worker) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	w.log.Info("worker stopped")
 	return nil
 }
 

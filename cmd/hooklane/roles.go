@@ -164,6 +164,7 @@ func (p *process) worker(store *storage.Store) (*worker.Worker, error) {
 		SubjectPrefix: p.cfg.NATS.SubjectPrefix,
 		Consumer:      p.cfg.Worker.Consumer,
 		BatchSize:     p.cfg.Worker.BatchSize,
+		Concurrency:   p.cfg.Worker.Concurrency,
 		MaxDeliveries: p.cfg.Worker.MaxDeliveries,
 		AckWait:       p.cfg.Worker.AckWait,
 	}, p.log, p.registry)

@@ -114,6 +114,9 @@ type Worker struct {
 	// BatchSize is the most deliveries written in one transaction.
 	// Defaults to 256.
 	BatchSize int `yaml:"batch_size" validate:"gte=0,lte=10000"`
+	// Concurrency is how many batches one worker writes at once.
+	// Defaults to 2.
+	Concurrency int `yaml:"concurrency" validate:"gte=0,lte=64"`
 	// MaxDeliveries is how often a failing delivery is tried before it is
 	// dead-lettered. Defaults to 20.
 	MaxDeliveries int `yaml:"max_deliveries" validate:"gte=0"`
@@ -189,6 +192,7 @@ func (c *Config) applyDefaults() {
 	c.Ingest.ShutdownTimeout = cmp.Or(c.Ingest.ShutdownTimeout, 25*time.Second)
 	c.Worker.Consumer = cmp.Or(c.Worker.Consumer, "hooklane-worker")
 	c.Worker.BatchSize = cmp.Or(c.Worker.BatchSize, 256)
+	c.Worker.Concurrency = cmp.Or(c.Worker.Concurrency, 2)
 	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, 20)
 	c.Worker.AckWait = cmp.Or(c.Worker.AckWait, 30*time.Second)
 	for i := range c.Sources {
