@@ -28,9 +28,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/hooklane/hooklane/internal/natstest"
-	"github.com/hooklane/hooklane/storage/storagetest"
 )
 
 // The hostile suite, end to end: the real "hooklane all" on a real TCP
@@ -86,77 +83,6 @@ type hostileServer struct {
 	key  *rsa.PrivateKey // the meta source's flow endpoint key
 }
 
-// startWith runs "hooklane all" with sources and the ingest section given
-// as YAML, and returns once it listens.
-func startWith(t *testing.T, ingestYAML, sourcesYAML string) *gateway {
-	t.Helper()
-	db := storagetest.URL(t)
-	prefix := natstest.Prefix(t)
-	cfgFile := filepath.Join(t.TempDir(), "hooklane.yaml")
-	cfg := fmt.Sprintf(`
-addr: 127.0.0.1:0
-database_url: %q
-nats:
-  store_dir: %q
-  subject_prefix: %s
-  stream: %s
-ingest:
-%s
-worker:
-  consumer: %s_worker
-  ack_wait: 2s
-sources:
-%s
-`, db, filepath.Join(t.TempDir(), "nats"), prefix, strings.ToUpper(prefix), ingestYAML, prefix, sourcesYAML)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	logs := &lockedBuffer{}
-	go func() {
-		done <- run(ctx, []string{"all", "--config", cfgFile}, env{
-			Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: logs,
-			Listening: func(a net.Addr) { addr <- a },
-		})
-	}()
-	var g gateway
-	select {
-	case a := <-addr:
-		g = gateway{url: "http://" + a.String(), db: db}
-	case err := <-done:
-		cancel()
-		t.Fatalf("hooklane all did not start: %v\n%s", err, logs)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatalf("hooklane all did not listen within 60s\n%s", logs)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("hooklane all stopped with %v\n%s", err, logs)
-		}
-	})
-	// Readiness includes the demo responder's subscriptions, which the flow
-	// cases rely on.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get(g.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready within a minute\n%s", logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return &g
-}
-
 func startHostile(t *testing.T) *hostileServer {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -168,7 +94,7 @@ func startHostile(t *testing.T) *hostileServer {
 	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := startWith(t, fmt.Sprintf("  publish_timeout: 2s\n  max_body_bytes: %d", hostileMaxBody), fmt.Sprintf(`
+	g := startWith(t, "", fmt.Sprintf("  publish_timeout: 2s\n  max_body_bytes: %d", hostileMaxBody), fmt.Sprintf(`
   - {name: platica, provider: platica, secrets: [platica-test-secret]}
   - {name: meta, provider: meta, secrets: [meta-test-app-secret], verify_token: vt, flows: {private_key: %q}}
   - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret], bearer_token: wz-bearer}
@@ -925,7 +851,7 @@ func hostileOpen(t *testing.T, key, iv, answer []byte) string {
 // the bearer alone.
 func TestHostileFlowEndpointChecksBearer(t *testing.T) {
 	t.Parallel()
-	g := startWith(t, "  publish_timeout: 2s", `
+	g := startWith(t, "", "  publish_timeout: 2s", `
   - {name: evo, provider: whatzmeapi, allow_unsigned: true, bearer_token: evo-bearer}
   - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret], bearer_token: wz-bearer}`)
 	s := &hostileServer{gateway: g, addr: strings.TrimPrefix(g.url, "http://")}

@@ -74,6 +74,19 @@ func loadVectors(t *testing.T) []vector {
 // keyed with the testdata secrets. natsURL empty embeds NATS.
 func startAll(t *testing.T, natsURL string) *gateway {
 	t.Helper()
+	return startWith(t, natsURL, "  publish_timeout: 500ms", `
+  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+  - {name: meta, provider: meta, secrets: [meta-test-app-secret, app_secret_123], verify_token: vt}
+  - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret]}
+  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}`)
+}
+
+// startWith runs "hooklane all" on a schema of its own, with the ingest
+// section and the sources given as YAML, and returns once it is ready (the
+// demo responder subscribed too). It stops, and must stop cleanly, when the
+// test ends.
+func startWith(t *testing.T, natsURL, ingestYAML, sourcesYAML string) *gateway {
+	t.Helper()
 	db := storagetest.URL(t)
 	prefix := natstest.Prefix(t)
 	cfgFile := filepath.Join(t.TempDir(), "hooklane.yaml")
@@ -86,16 +99,13 @@ nats:
   subject_prefix: %s
   stream: %s
 ingest:
-  publish_timeout: 500ms
+%s
 worker:
   consumer: %s_worker
   ack_wait: 2s
 sources:
-  - {name: platica, provider: platica, secrets: [platica-test-secret]}
-  - {name: meta, provider: meta, secrets: [meta-test-app-secret, app_secret_123], verify_token: vt}
-  - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret]}
-  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
-`, db, natsURL, filepath.Join(t.TempDir(), "nats"), prefix, strings.ToUpper(prefix), prefix)
+%s
+`, db, natsURL, filepath.Join(t.TempDir(), "nats"), prefix, strings.ToUpper(prefix), ingestYAML, prefix, sourcesYAML)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +136,20 @@ sources:
 			t.Errorf("hooklane all stopped with %v\n%s", err, logs)
 		}
 	})
-	return &g
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(g.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &g
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within a minute\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 type lockedBuffer struct {
