@@ -3,7 +3,9 @@
 // queues them in NATS JetStream and stores each event once in Postgres, and
 // answers WhatsApp Flows requests within their budget.
 //
-// Usage: hooklane <all|ingest|worker|migrate|version> [--config FILE]
+// Usage: hooklane <command> [--config FILE], where the command is one of
+// all, ingest, worker, responder-demo, migrate, bench, bench-reference,
+// probe and version; "hooklane help" describes them.
 package main
 
 import (
