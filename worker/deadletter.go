@@ -37,9 +37,11 @@ func (w *Worker) deadLetter(ctx context.Context, items []deadItem) {
 		}
 	}
 	if err := w.store.SaveDeadLetters(ctx, letters); err != nil {
-		for _, it := range items {
-			w.nak(it.msg, it.meta, err)
+		retry := make([]item, len(items))
+		for i, it := range items {
+			retry[i] = item{msg: it.msg, meta: it.meta}
 		}
+		w.retryLater(retry, "dead letters not written", err)
 		return
 	}
 	for _, it := range items {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -99,6 +100,8 @@ type Worker struct {
 	metrics *metrics
 	// exchangesPrefix starts the subjects of flow exchange records.
 	exchangesPrefix string
+	// failures counts writes failed in a row, across the worker's loops.
+	failures atomic.Int64
 	// afterCommit, when set, runs between a batch's commit and its acks;
 	// an error stops the worker there, unacked, as a crash would.
 	afterCommit func() error
@@ -174,6 +177,11 @@ func (w *Worker) loop(ctx context.Context, cons jetstream.Consumer) error {
 		cancel()
 		if err != nil {
 			return err
+		}
+		// While writes fail, fetch no further than the backoff allows: the
+		// store is tried, and the log written, at its pace, not the traffic's.
+		if n := w.failures.Load(); n > 0 {
+			sleep(ctx, w.retryDelay(uint64(n)))
 		}
 	}
 	return nil
@@ -258,6 +266,7 @@ func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
 	res, err := w.save(ctx, items)
 	switch {
 	case err == nil:
+		w.failures.Store(0)
 		if w.afterCommit != nil {
 			if err := w.afterCommit(); err != nil {
 				return nil, err
@@ -310,24 +319,35 @@ func (w *Worker) save(ctx context.Context, items []item) (storage.SaveResult, er
 func (w *Worker) retryOrDie(items []item, err error) []deadItem {
 	hopeless := storage.IsDataError(err)
 	var dead []deadItem
+	var retry []item
 	for _, it := range items {
 		if hopeless || it.meta.NumDelivered >= uint64(w.cfg.MaxDeliveries) {
 			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.source(), reason: "store: " + err.Error()})
 			continue
 		}
-		w.nak(it.msg, it.meta, err)
+		retry = append(retry, it)
 	}
+	w.retryLater(retry, "store failed", err)
 	return dead
 }
 
-func (w *Worker) nak(msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error) {
-	delay := w.retryDelay(meta.NumDelivered)
-	w.metrics.retries.Inc()
-	w.log.Warn("store failed; redelivering later", "stream_seq", meta.Sequence.Stream,
-		"deliveries", meta.NumDelivered, "delay", delay, "err", cause)
-	if err := msg.NakWithDelay(delay); err != nil {
-		w.log.Warn("nak failed; JetStream redelivers after ack wait", "stream_seq", meta.Sequence.Stream, "err", err)
+// retryLater sends items back for a delayed redelivery, each after the
+// backoff of its own delivery count, and logs the failure once. The
+// worker's loops then pause too, until a write succeeds.
+func (w *Worker) retryLater(items []item, what string, cause error) {
+	if len(items) == 0 {
+		return
 	}
+	failures := w.failures.Add(1)
+	var nakFailed int
+	for _, it := range items {
+		w.metrics.retries.Inc()
+		if err := it.msg.NakWithDelay(w.retryDelay(it.meta.NumDelivered)); err != nil {
+			nakFailed++ // redelivered after AckWait instead
+		}
+	}
+	w.log.Warn(what+"; redelivering later", "messages", len(items), "first_stream_seq", items[0].meta.Sequence.Stream,
+		"consecutive_failures", failures, "naks_failed", nakFailed, "err", cause)
 }
 
 // retryDelay is the exponential backoff delay after the n-th delivery.

@@ -295,3 +295,67 @@ func TestRetryDelayGrowsAndIsCapped(t *testing.T) {
 		t.Errorf("delay %v past the 2s cap (with jitter)", d)
 	}
 }
+
+// countingStore fails every Save and counts the calls.
+type countingStore struct {
+	*storage.Store
+	saves atomic.Int32
+}
+
+func (c *countingStore) Save(context.Context, []storage.Record) (storage.SaveResult, error) {
+	c.saves.Add(1)
+	return storage.SaveResult{}, &pgconn.PgError{Code: "08006", Message: "connection failure"}
+}
+
+// lineCounter counts log lines that contain a word.
+type lineCounter struct {
+	word  string
+	lines atomic.Int32
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), l.word) {
+		l.lines.Add(1)
+	}
+	return len(p), nil
+}
+
+func TestOutageLogsPerBatchAndBacksOff(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	for i := range 300 {
+		r.publish(t, i, "read")
+	}
+	store := &countingStore{Store: r.store}
+	logs := &lineCounter{word: "redelivering later"}
+	r.cfg.RetryInitial, r.cfg.RetryMax = 200*time.Millisecond, time.Second
+	w, err := New(r.js, store, r.cfg, slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	// Wait for a few failed writes, then stop.
+	deadline := time.Now().Add(time.Minute)
+	for store.saves.Load() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not try to write")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	saves, lines := store.saves.Load(), logs.lines.Load()
+	if lines != saves {
+		t.Errorf("%d log lines for %d failed writes of 300 messages: want one line per failed write", lines, saves)
+	}
+	if got := testutil.ToFloat64(w.metrics.retries); got < float64(4*lines) {
+		t.Errorf("%v messages sent back under %d log lines: batches should be logged, not messages", got, lines)
+	}
+	if w.failures.Load() < 2 {
+		t.Errorf("consecutive failures = %d", w.failures.Load())
+	}
+}
