@@ -15,7 +15,7 @@ export WHATZ_SECRET      ?= dev-whatz-secret
 export WHAPI_SECRET      ?= dev-whapi-secret
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-nats fuzz microbench bench lint
+.PHONY: help build run test test-nats fuzz microbench bench chaos lint
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,10 @@ bench: build ## Load-test hooklane against a bare reference handler and check ex
 	trap 'kill -TERM -$$pid 2>/dev/null; wait $$pid' INT TERM; \
 	trap 'kill -KILL -$$pid 2>/dev/null' EXIT; \
 	wait $$pid
+
+chaos: ## Run the fault suite: NATS, Postgres, crashes, duplicates and responders failing under load (about 2 minutes; needs Postgres)
+	$(GO) vet -tags chaos ./internal/chaos
+	$(GO) test -tags chaos -count=1 -v -timeout 20m ./internal/chaos
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
