@@ -34,11 +34,12 @@ type answerFunc func(context.Context, *delivery.Delivery) []byte
 
 func (f answerFunc) AnswerFlow(ctx context.Context, d *delivery.Delivery) []byte { return f(ctx, d) }
 
-func TestFlowAnswerDoesNotWaitForStorage(t *testing.T) {
-	r := newRig(t, 0)
-	held := heldPublisher{Publisher: r.js, release: make(chan struct{})}
+// flowHandler is an ingest handler publishing through pub, whose flow lane
+// answers at once.
+func flowHandler(t *testing.T, r *rig, pub Publisher) *httptest.Server {
+	t.Helper()
 	p, _ := provider.Lookup("platica")
-	h, err := New(held, Config{
+	h, err := New(pub, Config{
 		Sources:        []Source{{Name: "platica", Provider: p, Secrets: [][]byte{[]byte(platicaSecret)}}},
 		Stream:         r.stream,
 		SubjectPrefix:  r.handler.cfg.SubjectPrefix,
@@ -53,39 +54,58 @@ func TestFlowAnswerDoesNotWaitForStorage(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{source}", h)
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const flowBody = `{"id":"f-1","event":"whatsapp.flows.init","data":{"flow":{"id":"x"},"flowExchange":{"action":"init","payload":{}}}}`
+
+func postFlow(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/webhooks/platica", strings.NewReader(flowBody))
+	req.Header.Set("X-Webhook-Signature", sign(platicaSecret, flowBody))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestFlowAnsweredOnceQueued(t *testing.T) {
+	r := newRig(t, 0)
+	resp, body := postFlow(t, flowHandler(t, r, r.js).URL)
+	if resp.StatusCode != http.StatusOK || body != `{"screen":"WELCOME","data":{}}` {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	if n := r.queued(t); n != 1 {
+		t.Errorf("the answered flow delivery is not queued: %d messages", n)
+	}
+}
+
+func TestFlowNotAcknowledgedUntilQueued(t *testing.T) {
+	r := newRig(t, 0)
+	held := heldPublisher{Publisher: r.js, release: make(chan struct{})}
+	srv := flowHandler(t, r, held)
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(held.release) }) }
-	defer release() // before srv.Close, which waits for the handler
+	t.Cleanup(release) // before srv.Close, which waits for the handler's publish
 
-	body := `{"id":"f-1","event":"whatsapp.flows.init","data":{"flow":{"id":"x"},"flowExchange":{"action":"init","payload":{}}}}`
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/platica", strings.NewReader(body))
-	req.Header.Set("X-Webhook-Signature", sign(platicaSecret, body))
-	answered := make(chan string, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			answered <- "error: " + err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		answered <- string(b)
-	}()
-	select {
-	case got := <-answered:
-		if got != `{"screen":"WELCOME","data":{}}` {
-			t.Errorf("answer %q", got)
-		}
-	case <-time.After(10 * time.Second): // a deadlock bound, not a speed requirement
-		t.Fatal("the flow answer waited for the storage publish")
+	// JetStream does not acknowledge: the answer is a 503, not a 2xx for
+	// a delivery that may never be stored, and it does not wait for the
+	// publish's own timeout (a minute here) to say so.
+	resp, body := postFlow(t, srv.URL)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("got %d %q, want 503 with Retry-After", resp.StatusCode, body)
 	}
 	release()
-	// The delivery is still stored once the publish goes through.
+	// The held publish goes through after all; the provider's retry will
+	// be a duplicate.
 	deadline := time.Now().Add(time.Minute)
 	for r.queued(t) != 1 {
 		if time.Now().After(deadline) {
-			t.Fatal("the flow delivery was not queued")
+			t.Fatal("the flow delivery was not queued once JetStream answered")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -202,8 +202,16 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 	writeBody(w, http.StatusOK, okBody)
 }
 
-// answerFlow answers a flow delivery within its budget and queues the
-// delivery for storage alongside, without delaying the answer.
+// flowPublishGrace is how long a flow answer, once ready, may still wait
+// for its delivery's publish: the publish runs alongside the exchange and is
+// normally acknowledged long before, and the budget's margin covers this.
+const flowPublishGrace = 20 * time.Millisecond
+
+// answerFlow answers a flow delivery within its budget, and only once the
+// delivery is queued for storage too, as every 2xx promises. The publish
+// runs alongside the exchange; when it fails, or is not acknowledged by the
+// time the answer is ready (plus flowPublishGrace), the answer is 503: the
+// provider then sends its own fallback and retries the delivery.
 func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source, d *delivery.Delivery, start time.Time) {
 	published := make(chan error, 1)
 	go func() {
@@ -211,17 +219,21 @@ func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source
 		published <- err
 	}()
 	answer := h.cfg.Flows.AnswerFlow(r.Context(), d)
+	grace := time.NewTimer(flowPublishGrace)
+	defer grace.Stop()
+	var err error
+	select {
+	case err = <-published:
+	case <-grace.C:
+		err = errors.New("JetStream has not acknowledged the flow delivery in time")
+	}
+	if err != nil {
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.reject(w, r, src, http.StatusServiceUnavailable, outcomeQueueUnavailable, "publish: "+err.Error())
+		return
+	}
 	h.metrics.observe(src, outcomeFlowAnswered, start)
 	writeBody(w, http.StatusOK, answer)
-	// Send the answer now: the response is buffered until the handler
-	// returns, and it must not wait for the publish below.
-	if err := http.NewResponseController(w).Flush(); err != nil {
-		h.log.Warn("flow answer not flushed", "source", src.Name, "request_id", d.RequestID, "err", err)
-	}
-	if err := <-published; err != nil {
-		h.log.Error("flow delivery answered but not queued for storage",
-			"source", src.Name, "event_type", d.EventType, "request_id", d.RequestID, "err", err)
-	}
 }
 
 // publish queues d and waits, at most PublishTimeout, for JetStream's
