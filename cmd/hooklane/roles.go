@@ -82,13 +82,17 @@ func (p *process) dial(name string, embed bool) error {
 		if !embed {
 			return errors.New("no NATS: set NATS_URL or nats.url (only \"hooklane all\" embeds a server)")
 		}
-		srv, err := queue.Embedded(p.cfg.NATS.StoreDir)
+		srv, err := queue.Embedded(p.cfg.NATS.StoreDir, p.cfg.NATS.Listen)
 		if err != nil {
 			return err
 		}
 		p.embedded = srv
 		opts = append(opts, nats.InProcessServer(srv))
-		p.log.Info("embedded NATS started", "store_dir", p.cfg.NATS.StoreDir)
+		if p.cfg.NATS.Listen != "" {
+			p.log.Info("embedded NATS started", "store_dir", p.cfg.NATS.StoreDir, "url", srv.ClientURL())
+		} else {
+			p.log.Info("embedded NATS started", "store_dir", p.cfg.NATS.StoreDir)
+		}
 	}
 	nc, err := queue.Connect(natsURL, name, p.log, opts...)
 	if err != nil {

@@ -39,6 +39,10 @@ type NATS struct {
 	// URL of the NATS server. NATS_URL overrides it. When empty,
 	// "hooklane all" embeds a server and the other roles refuse to start.
 	URL string `yaml:"url"`
+	// Listen, if set ("127.0.0.1:4223"), makes the embedded server take
+	// client connections there too, so responders and more workers can
+	// join "hooklane all". Defaults to none: in-process only.
+	Listen string `yaml:"listen" validate:"omitempty,hostname_port"`
 	// StoreDir is the embedded server's JetStream directory.
 	// Defaults to "./data/nats".
 	StoreDir string `yaml:"store_dir"`

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // embedded runs hooklane's own embedded server and connects in process.
 func embedded(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	srv, err := Embedded(t.TempDir())
+	srv, err := Embedded(t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,5 +127,24 @@ func TestExchangeRecorderDropsRatherThanBlocks(t *testing.T) {
 	rec.Close(ctx)
 	if dropped, failed := testutil.ToFloat64(rec.dropped), testutil.ToFloat64(rec.failed); dropped+failed != 100 || dropped == 0 {
 		t.Errorf("dropped %v + failed %v, want 100 with some dropped", dropped, failed)
+	}
+}
+
+func TestEmbeddedListens(t *testing.T) {
+	srv, err := Embedded(t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatalf("a client cannot join the embedded server at %s: %v", srv.ClientURL(), err)
+	}
+	defer nc.Close()
+	if err := CheckPayload(nc, 4<<20); err != nil {
+		t.Error(err)
+	}
+	if _, err := Embedded(t.TempDir(), "no-port"); err == nil {
+		t.Error("a listen address without a port was accepted")
 	}
 }
