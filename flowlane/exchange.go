@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -103,8 +104,9 @@ type ExchangerConfig struct {
 // An Exchanger asks responders for the answers to flow requests. It is safe
 // for concurrent use.
 type Exchanger struct {
-	nc  *nats.Conn
-	cfg ExchangerConfig
+	nc       *nats.Conn
+	cfg      ExchangerConfig
+	warnings warnings
 }
 
 // NewExchanger returns an Exchanger that sends requests over nc.
@@ -160,10 +162,41 @@ func (x *Exchanger) Exchange(ctx context.Context, req *Request, b Budget) Result
 	res.Latency, res.Deadline = time.Since(now), deadline
 	if res.Outcome != OutcomeAnswered {
 		res.Answer = x.cfg.Fallback
-		x.cfg.Logger.Warn("flowlane: answering with the fallback",
-			"subject", subject, "outcome", res.Outcome, "error", res.Err, "latency", res.Latency)
+		if n, ok := x.warnings.allow(res.Outcome, time.Now()); ok {
+			x.cfg.Logger.Warn("flowlane: answering with the fallback", "subject", subject, "outcome", res.Outcome,
+				"error", res.Err, "latency", res.Latency, "fallbacks_since_last_warning", n)
+		}
 	}
 	return res
+}
+
+// warnEvery bounds the fallback warnings to one per outcome per interval,
+// so a responder outage does not write a line per request: every fallback
+// is counted in the metrics and recorded anyway.
+const warnEvery = 10 * time.Second
+
+// warnings rate-limits the fallback warnings.
+type warnings struct {
+	mu    sync.Mutex
+	last  map[Outcome]time.Time
+	count map[Outcome]int
+}
+
+// allow reports whether a warning for outcome may be logged at now, and
+// how many fallbacks of that outcome there were since the last one.
+func (w *warnings) allow(outcome Outcome, now time.Time) (int, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		w.last, w.count = map[Outcome]time.Time{}, map[Outcome]int{}
+	}
+	w.count[outcome]++
+	if last, ok := w.last[outcome]; ok && now.Sub(last) < warnEvery {
+		return 0, false
+	}
+	n := w.count[outcome]
+	w.last[outcome], w.count[outcome] = now, 0
+	return n, true
 }
 
 func (x *Exchanger) exchange(ctx context.Context, subject string, req *Request, deadline time.Time) Result {

@@ -120,22 +120,23 @@ func NewGateway(nc *nats.Conn, cfg GatewayConfig, logger *slog.Logger, reg prome
 
 // AnswerFlow answers a verified Platica whatsapp.flows.* delivery: the
 // responder's answer, or the source's fallback. The budget counts from the
-// delivery's arrival.
-func (g *Gateway) AnswerFlow(ctx context.Context, d *delivery.Delivery) []byte {
+// delivery's arrival; deadline is when the answer must leave (the budget's
+// end less its margin), for whatever the caller does before sending it.
+func (g *Gateway) AnswerFlow(ctx context.Context, d *delivery.Delivery) (answer []byte, deadline time.Time) {
 	src, ok := g.sources[d.Source]
 	if !ok {
 		g.log.Error("flow delivery from a source the flow lane does not serve", "source", d.Source)
-		return []byte(Fallback)
+		return []byte(Fallback), time.Now()
 	}
+	deadline = Budget{Start: d.ReceivedAt, Total: src.Budget}.deadline(ctx, time.Now())
 	req, err := ParsePlatica(d.Body, d.Source)
 	if err != nil {
 		g.log.Warn("flow delivery not understood; answering the fallback",
 			"source", d.Source, "request_id", d.RequestID, "err", err)
 		g.count(src, OutcomeInvalid, d.ReceivedAt)
-		return src.Fallback
+		return src.Fallback, deadline
 	}
-	res := g.exchange(ctx, src, req, d.ReceivedAt, d.RequestID)
-	return res.Answer
+	return g.exchange(ctx, src, req, d.ReceivedAt, d.RequestID).Answer, deadline
 }
 
 // exchange asks the responders, counts and records the exchange.

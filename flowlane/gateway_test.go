@@ -127,7 +127,7 @@ func TestGatewayPlaticaWithTheDemo(t *testing.T) {
 		{"platica_back.json", `"screen":"WELCOME"`, "back"},
 	}
 	for _, tt := range tests {
-		answer := gw.AnswerFlow(t.Context(), platicaDelivery(t, "platica", tt.file))
+		answer, _ := gw.AnswerFlow(t.Context(), platicaDelivery(t, "platica", tt.file))
 		if !strings.Contains(string(answer), tt.want) {
 			t.Errorf("%s: answer %s, want %s", tt.file, answer, tt.want)
 		}
@@ -136,8 +136,15 @@ func TestGatewayPlaticaWithTheDemo(t *testing.T) {
 			t.Errorf("%s: recorded %+v", tt.file, r)
 		}
 	}
-	if !strings.Contains(string(gw.AnswerFlow(t.Context(), platicaDelivery(t, "platica", "platica_screen_advance.json"))), `"amount_mxn":499`) {
+	d := platicaDelivery(t, "platica", "platica_screen_advance.json")
+	answer, deadline := gw.AnswerFlow(t.Context(), d)
+	if !strings.Contains(string(answer), `"amount_mxn":499`) {
 		t.Error("p2 should cost 499")
+	}
+	// The answer must leave by the end of the 300 ms budget less its 10%
+	// margin, counted from the delivery's arrival.
+	if want := d.ReceivedAt.Add(270 * time.Millisecond); !deadline.Equal(want) {
+		t.Errorf("deadline %v after arrival, want 270ms", deadline.Sub(d.ReceivedAt))
 	}
 }
 
@@ -154,7 +161,7 @@ func TestGatewayFallsBack(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.source, func(t *testing.T) {
 			d := platicaDelivery(t, tt.source, "platica_init.json")
-			answer := gw.AnswerFlow(t.Context(), d)
+			answer, _ := gw.AnswerFlow(t.Context(), d)
 			if string(answer) != tt.answer {
 				t.Errorf("answer %s, want %s", answer, tt.answer)
 			}
@@ -164,7 +171,7 @@ func TestGatewayFallsBack(t *testing.T) {
 		})
 	}
 	// A delivery that is not a flow request falls back and is counted.
-	answer := gw.AnswerFlow(t.Context(), &delivery.Delivery{Source: "platica", Body: []byte(`{"event":"whatsapp.flows.init"}`)})
+	answer, _ := gw.AnswerFlow(t.Context(), &delivery.Delivery{Source: "platica", Body: []byte(`{"event":"whatsapp.flows.init"}`)})
 	if string(answer) != flowlane.Fallback {
 		t.Errorf("malformed: answer %s", answer)
 	}

@@ -106,3 +106,22 @@ func TestAESVectors(t *testing.T) {
 		t.Errorf("request encrypts to %s, want %s", got, vectorCiphertext)
 	}
 }
+
+func TestWarningsAreRateLimitedPerOutcome(t *testing.T) {
+	var w warnings
+	t0 := time.Unix(1000, 0)
+	if n, ok := w.allow(OutcomeTimeout, t0); !ok || n != 1 {
+		t.Fatalf("first warning: %d, %v", n, ok)
+	}
+	for i := range 5 {
+		if _, ok := w.allow(OutcomeTimeout, t0.Add(time.Duration(i)*time.Second)); ok {
+			t.Fatalf("warning %d within the interval was allowed", i)
+		}
+	}
+	if _, ok := w.allow(OutcomeNoResponders, t0); !ok {
+		t.Error("another outcome's first warning was held back")
+	}
+	if n, ok := w.allow(OutcomeTimeout, t0.Add(warnEvery)); !ok || n != 6 {
+		t.Errorf("after the interval: %d, %v; want 6 fallbacks counted", n, ok)
+	}
+}

@@ -30,9 +30,12 @@ func (p heldPublisher) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...je
 	return p.Publisher.PublishMsg(ctx, msg, opts...)
 }
 
+// answerFunc answers at once, with a deadline that has come.
 type answerFunc func(context.Context, *delivery.Delivery) []byte
 
-func (f answerFunc) AnswerFlow(ctx context.Context, d *delivery.Delivery) []byte { return f(ctx, d) }
+func (f answerFunc) AnswerFlow(ctx context.Context, d *delivery.Delivery) ([]byte, time.Time) {
+	return f(ctx, d), time.Now()
+}
 
 // flowHandler is an ingest handler publishing through pub, whose flow lane
 // answers at once.

@@ -43,9 +43,10 @@ type Publisher interface {
 }
 
 // FlowAnswerer answers a verified delivery that needs a synchronous answer
-// (a Platica whatsapp.flows.* event). It always returns an answer to send.
+// (a Platica whatsapp.flows.* event). It always returns an answer to send,
+// and the time by which it must be sent.
 type FlowAnswerer interface {
-	AnswerFlow(ctx context.Context, d *delivery.Delivery) []byte
+	AnswerFlow(ctx context.Context, d *delivery.Delivery) (answer []byte, deadline time.Time)
 }
 
 // Config configures a Handler.
@@ -202,24 +203,23 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 	writeBody(w, http.StatusOK, okBody)
 }
 
-// flowPublishGrace is how long a flow answer, once ready, may still wait
-// for its delivery's publish: the publish runs alongside the exchange and is
-// normally acknowledged long before, and the budget's margin covers this.
+// flowPublishGrace is how long an answer ready at its deadline may still
+// wait for its delivery's publish; the budget's margin covers it.
 const flowPublishGrace = 20 * time.Millisecond
 
 // answerFlow answers a flow delivery within its budget, and only once the
 // delivery is queued for storage too, as every 2xx promises. The publish
-// runs alongside the exchange; when it fails, or is not acknowledged by the
-// time the answer is ready (plus flowPublishGrace), the answer is 503: the
-// provider then sends its own fallback and retries the delivery.
+// runs alongside the exchange and may take until the answer's deadline
+// (at least flowPublishGrace); when it fails or takes longer, the answer is
+// 503: the provider then sends its own fallback and retries the delivery.
 func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source, d *delivery.Delivery, start time.Time) {
 	published := make(chan error, 1)
 	go func() {
 		_, err := h.publish(r.Context(), d)
 		published <- err
 	}()
-	answer := h.cfg.Flows.AnswerFlow(r.Context(), d)
-	grace := time.NewTimer(flowPublishGrace)
+	answer, deadline := h.cfg.Flows.AnswerFlow(r.Context(), d)
+	grace := time.NewTimer(max(time.Until(deadline), flowPublishGrace))
 	defer grace.Stop()
 	var err error
 	select {

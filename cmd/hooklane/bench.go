@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -334,9 +336,9 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	}()
 	// start runs "hooklane <role>" until stop, which the caller defers, in
 	// a directory of its own: an embedded NATS stores under it.
-	start := func(role string) (*loadgen.Process, func() error, error) {
+	start := func(role string, env ...string) (*loadgen.Process, func() error, error) {
 		cmd := exec.Command(bin, role, "--config", configPath)
-		cmd.Env, cmd.Dir = childEnv, filepath.Join(dir, role)
+		cmd.Env, cmd.Dir = append(slices.Clone(childEnv), env...), filepath.Join(dir, role)
 		if err := os.Mkdir(cmd.Dir, 0o700); err != nil {
 			return nil, nil, err
 		}
@@ -368,11 +370,29 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		return err
 	}
 	defer func() { err = errors.Join(err, stopAll()) }()
-	ref, stopRef, err := start("bench-reference")
+	// The reference's NATS also serves "hooklane ingest" on its own, with
+	// no worker and no Postgres beside it: the two publish to one server,
+	// so their ratio compares like with like.
+	natsURL := cfg.NATS.URL
+	var refEnv []string
+	if natsURL == "" {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		refEnv, natsURL = []string{config.EnvNATSListen + "=" + listen}, "nats://"+listen
+	}
+	ref, stopRef, err := start("bench-reference", refEnv...)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, stopRef()) }()
+	ingestOnly, stopIngest, err := start("ingest", config.EnvNATSURL+"="+natsURL)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopIngest()) }()
 
 	db, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
@@ -397,6 +417,10 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	if err != nil {
 		return err
 	}
+	alone, err := run("ingest alone saturation", ingestOnly.Addr, nil, saturate)
+	if err != nil {
+		return err
+	}
 	sat, err := run("hooklane saturation", all.Addr, db, saturate)
 	if err != nil {
 		return err
@@ -407,9 +431,9 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		return err
 	}
 
-	writeSuite(e.Stdout, cfg, o, saturate, half, bare, sat, open)
+	writeSuite(e.Stdout, cfg, o, saturate, half, bare, alone, sat, open)
 	var failed []string
-	for _, m := range []*measurement{bare, sat, open} {
+	for _, m := range []*measurement{bare, alone, sat, open} {
 		failed = append(failed, m.failures(o.allowErrors)...)
 	}
 	if len(failed) > 0 {
@@ -419,7 +443,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 }
 
 // writeSuite prints the suite's table.
-func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bare, sat, open *measurement) {
+func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bare, alone, sat, open *measurement) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	row := func(label, value string, note ...string) {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", label, value, strings.Join(note, ", "))
@@ -428,8 +452,10 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, hal
 	row("mix", fmt.Sprintf("%d sources", len(cfg.Sources)), fmt.Sprintf("%.0f%% exact retries, %.0f%% flow requests", 100*o.retries, 100*o.flows))
 	row("saturation", "closed loop", fmt.Sprintf("%d in flight, %s each", saturate.Concurrency, saturate.Duration))
 	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), ackNote(bare.res.Ack))
-	row("  hooklane limit", perSecond(sat.res.AcceptedPerSecond(), "req"), ackNote(sat.res.Ack))
-	row("  ratio hooklane / bare", fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
+	row("  hooklane ingest alone", perSecond(alone.res.AcceptedPerSecond(), "req"), ackNote(alone.res.Ack), "no worker, the reference's NATS")
+	row("  ratio ingest / bare", fmt.Sprintf("%.2f", alone.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
+	row("  hooklane all limit", perSecond(sat.res.AcceptedPerSecond(), "req"), ackNote(sat.res.Ack), "workers and Postgres on the same CPUs")
+	row("  ratio all / bare", fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
 	row("  end-to-end", perSecond(sat.drained.EventsPerSecond(sat.res.Start), "events"), "first request to last row stored", lag(sat))
 	row("  exactly-once", verdict(sat), detail(sat))
 	row("half saturation", "open loop", fmt.Sprintf("%.0f req/s offered for %s", half.Rate, half.Duration))
@@ -572,4 +598,14 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 		w.WriteHeader(http.StatusOK)
 	})
 	return p.run(ctx)
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -41,7 +41,8 @@ type NATS struct {
 	URL string `yaml:"url"`
 	// Listen, if set ("127.0.0.1:4223"), makes the embedded server take
 	// client connections there too, so responders and more workers can
-	// join "hooklane all". Defaults to none: in-process only.
+	// join "hooklane all". HOOKLANE_NATS_LISTEN overrides it. Defaults to
+	// none: in-process only.
 	Listen string `yaml:"listen" validate:"omitempty,hostname_port"`
 	// StoreDir is the embedded server's JetStream directory.
 	// Defaults to "./data/nats".
@@ -178,6 +179,7 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 func (c *Config) override(getenv func(string) string) {
 	c.DatabaseURL = cmp.Or(getenv(EnvDatabaseURL), c.DatabaseURL)
 	c.NATS.URL = cmp.Or(getenv(EnvNATSURL), c.NATS.URL)
+	c.NATS.Listen = cmp.Or(getenv(EnvNATSListen), c.NATS.Listen)
 	c.Addr = cmp.Or(getenv(EnvAddr), c.Addr)
 }
 

@@ -9,12 +9,13 @@ const (
 	EnvAddr        = "HOOKLANE_ADDR"
 	EnvDatabaseURL = "DATABASE_URL"
 	EnvNATSURL     = "NATS_URL"
+	EnvNATSListen  = "HOOKLANE_NATS_LISTEN"
 	EnvLogLevel    = "LOG_LEVEL"
 	EnvLogFormat   = "LOG_FORMAT"
 )
 
 // Environment lists the variables the binary reads itself.
-var Environment = []string{EnvConfig, EnvAddr, EnvDatabaseURL, EnvNATSURL, EnvLogLevel, EnvLogFormat}
+var Environment = []string{EnvConfig, EnvAddr, EnvDatabaseURL, EnvNATSURL, EnvNATSListen, EnvLogLevel, EnvLogFormat}
 
 // Reference is one ${VAR} in a config file.
 type Reference struct {
