@@ -2,11 +2,8 @@ package flowlane_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/flowlane/demo"
+	"github.com/hooklane/hooklane/flowlane/flowlanetest"
 	"github.com/hooklane/hooklane/internal/delivery"
 )
 
@@ -259,29 +257,19 @@ func TestGatewayPlainEndpoint(t *testing.T) {
 // the key sealed to the endpoint's public key.
 func encrypt(t *testing.T, plain string) []byte {
 	t.Helper()
-	block, _ := aes.NewCipher(vectorKey)
-	gcm, _ := cipher.NewGCMWithNonceSize(block, 16)
-	body := metaRequest(t, &testKey().PublicKey)
-	body.Data = base64.StdEncoding.EncodeToString(gcm.Seal(nil, vectorIV, []byte(plain), nil))
-	return body.json()
+	body, err := flowlanetest.Seal(&testKey().PublicKey, vectorKey, vectorIV, []byte(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
 
 // decryptAnswer opens an answer sealed with the vector key and flipped IV.
 func decryptAnswer(t *testing.T, b64 []byte) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(string(b64))
+	plain, err := flowlanetest.Open(vectorKey, vectorIV, b64)
 	if err != nil {
-		t.Fatalf("answer is not base64: %q", b64)
-	}
-	flipped := make([]byte, len(vectorIV))
-	for i, b := range vectorIV {
-		flipped[i] = ^b
-	}
-	block, _ := aes.NewCipher(vectorKey)
-	gcm, _ := cipher.NewGCMWithNonceSize(block, 16)
-	plain, err := gcm.Open(nil, flipped, raw, nil)
-	if err != nil {
-		t.Fatalf("answer does not open with the flipped IV: %v", err)
+		t.Fatal(err)
 	}
 	return string(plain)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/flowlanetest"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/provider"
 )
@@ -166,19 +167,9 @@ func sealWith(t *testing.T, pub *rsa.PublicKey, h hash.Hash, key, iv []byte, pla
 // openAnswer decrypts an answer to a request sealed under key and iv.
 func openAnswer(t *testing.T, key, iv []byte, answer []byte) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(string(answer))
+	plain, err := flowlanetest.Open(key, iv, answer)
 	if err != nil {
-		t.Fatalf("answer is not base64: %q", answer)
-	}
-	flipped := make([]byte, len(iv))
-	for i, b := range iv {
-		flipped[i] = ^b
-	}
-	block, _ := aes.NewCipher(key)
-	gcm, _ := cipher.NewGCMWithNonceSize(block, len(iv))
-	plain, err := gcm.Open(nil, flipped, raw, nil)
-	if err != nil {
-		t.Fatalf("answer does not open with the request's key and flipped IV: %v", err)
+		t.Fatal(err)
 	}
 	return string(plain)
 }

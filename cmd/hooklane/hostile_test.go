@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hooklane/hooklane/flowlane/flowlanetest"
 )
 
 // The hostile suite, end to end: the real "hooklane all" on a real TCP
@@ -828,19 +830,9 @@ func hostileSealRaw(t *testing.T, pub *rsa.PublicKey, key, iv []byte, plain stri
 // hostileOpen decrypts an answer of the encrypted endpoint.
 func hostileOpen(t *testing.T, key, iv, answer []byte) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(string(answer))
+	plain, err := flowlanetest.Open(key, iv, answer)
 	if err != nil {
-		t.Fatalf("answer is not base64: %q", answer)
-	}
-	flipped := make([]byte, len(iv))
-	for i, b := range iv {
-		flipped[i] = ^b
-	}
-	block, _ := aes.NewCipher(key)
-	gcm, _ := cipher.NewGCMWithNonceSize(block, len(iv))
-	plain, err := gcm.Open(nil, flipped, raw, nil)
-	if err != nil {
-		t.Fatalf("answer does not open with the flipped IV: %v", err)
+		t.Fatal(err)
 	}
 	return string(plain)
 }
