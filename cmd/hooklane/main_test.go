@@ -361,7 +361,7 @@ func TestJetStreamOutageLosesNothingAcknowledged(t *testing.T) {
 	if ok, unavailable := sendAll(20, 30); ok != 0 || unavailable != 10 {
 		t.Fatalf("during the outage: %d accepted, %d unavailable; want 0 and 10", ok, unavailable)
 	}
-	srv = natstest.RestartServer(t, srv)
+	natstest.RestartServer(t, srv)
 	// The gateway reconnects by itself; the first 200 shows it is back.
 	deadline := time.Now().Add(time.Minute)
 	for i := 30; ; i++ {

@@ -105,7 +105,7 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	if format != "json" && isTerminal(w) || strings.EqualFold(format, "text") {
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: lvl, NoColor: !isTerminal(w)}))
+		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lvl, NoColor: !isTerminal(w)}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
