@@ -27,7 +27,6 @@ import (
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/provider"
-	"github.com/hooklane/hooklane/internal/queue"
 )
 
 // The hostile suite: every way a request can be wrong, at the handler, each
@@ -92,20 +91,7 @@ func (s signer) request(body, signature string) *http.Request {
 // without a verify token and an unsigned one.
 func newHostileRig(t testing.TB, maxBody int64) *rig {
 	t.Helper()
-	nc, err := queue.Connect(natstest.URL(t), "ingest-hostile-test", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prefix := natstest.Prefix(t)
-	stream := strings.ToUpper(prefix)
-	if _, err := queue.EnsureStream(context.Background(), js, queue.StreamConfig{Name: stream, SubjectPrefix: prefix}); err != nil {
-		t.Fatal(err)
-	}
+	js, stream, prefix := newStream(t, natstest.URL(t))
 	h, reg := newHostileHandler(t, js, stream, prefix, maxBody)
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{source}", h)

@@ -54,22 +54,29 @@ func newRig(t testing.TB, maxBody int64) *rig {
 	return newRigOn(t, natstest.URL(t), maxBody)
 }
 
-func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
+// newStream connects to the NATS at natsURL as ingest does and makes a
+// stream of the test's own, under a prefix of its own.
+func newStream(t testing.TB, natsURL string) (js jetstream.JetStream, stream, prefix string) {
 	t.Helper()
 	nc, err := queue.Connect(natsURL, "ingest-test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
+	if js, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
-	prefix := natstest.Prefix(t)
-	stream := strings.ToUpper(prefix)
+	prefix = natstest.Prefix(t)
+	stream = strings.ToUpper(prefix)
 	if _, err := queue.EnsureStream(context.Background(), js, queue.StreamConfig{Name: stream, SubjectPrefix: prefix}); err != nil {
 		t.Fatal(err)
 	}
+	return js, stream, prefix
+}
+
+func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
+	t.Helper()
+	js, stream, prefix := newStream(t, natsURL)
 	lookup := func(name string) provider.Provider {
 		p, ok := provider.Lookup(name)
 		if !ok {
