@@ -75,8 +75,11 @@ type Handler struct {
 	cfg        Config
 	sources    map[string]*Source
 	retryAfter string
-	log        *slog.Logger
-	metrics    *metrics
+	// publishOpts make JetStream refuse a publish that would land in
+	// another stream than Config.Stream.
+	publishOpts []jetstream.PublishOpt
+	log         *slog.Logger
+	metrics     *metrics
 }
 
 // New returns a Handler publishing through pub. Its metrics are registered
@@ -97,6 +100,9 @@ func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Register
 		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
 		log:        logger,
 		metrics:    m,
+	}
+	if cfg.Stream != "" {
+		h.publishOpts = []jetstream.PublishOpt{jetstream.WithExpectStream(cfg.Stream)}
 	}
 	for i := range cfg.Sources {
 		s := &cfg.Sources[i]
@@ -243,11 +249,7 @@ func (h *Handler) publish(ctx context.Context, d *delivery.Delivery) (*jetstream
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.PublishTimeout)
 	defer cancel()
 	began := time.Now()
-	var opts []jetstream.PublishOpt
-	if h.cfg.Stream != "" {
-		opts = append(opts, jetstream.WithExpectStream(h.cfg.Stream))
-	}
-	ack, err := h.pub.PublishMsg(ctx, d.Msg(h.cfg.SubjectPrefix), opts...)
+	ack, err := h.pub.PublishMsg(ctx, d.Msg(h.cfg.SubjectPrefix), h.publishOpts...)
 	h.metrics.publishSeconds.Observe(time.Since(began).Seconds())
 	return ack, err
 }

@@ -386,3 +386,23 @@ func TestQueueUnavailable(t *testing.T) {
 		t.Errorf("queue_unavailable outcomes = %v", got)
 	}
 }
+
+func TestPublishIntoAnotherStreamIsRefused(t *testing.T) {
+	r := newRig(t, 0)
+	p, _ := provider.Lookup("platica")
+	h, err := New(r.js, Config{
+		Sources:       []Source{{Name: "platica", Provider: p, Secrets: [][]byte{[]byte(platicaSecret)}}},
+		Stream:        "NOT_THE_STREAM", // the subject is captured by r.stream
+		SubjectPrefix: r.handler.cfg.SubjectPrefix,
+	}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/{source}", h)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, post("/webhooks/platica", platicaBody, "X-Webhook-Signature", sign(platicaSecret, platicaBody)))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503: the delivery would land outside the configured stream", rec.Code)
+	}
+}
