@@ -359,3 +359,56 @@ func TestOutageLogsPerBatchAndBacksOff(t *testing.T) {
 		t.Errorf("consecutive failures = %d", w.failures.Load())
 	}
 }
+
+// batchSizes records how many records each Save carried.
+type batchSizes struct {
+	*storage.Store
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchSizes) Save(ctx context.Context, records []storage.Record) (storage.SaveResult, error) {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(records))
+	b.mu.Unlock()
+	return b.Store.Save(ctx, records)
+}
+
+func TestBatchWaitGathersLateDeliveries(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.cfg.Concurrency, r.cfg.BatchWait, r.cfg.AckWait = 1, 2*time.Second, 30*time.Second
+	store := &batchSizes{Store: r.store}
+	r.start(t, store, nil)
+	r.publish(t, 0, "delivered")
+	// Once the first delivery is in the worker's hands, the rest arrive
+	// while its batch waits to fill.
+	cons, err := r.js.Consumer(context.Background(), r.cfg.Stream, r.cfg.Consumer)
+	for err == nil {
+		var info *jetstream.ConsumerInfo
+		if info, err = cons.Info(context.Background()); err == nil && info.NumAckPending == 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 5; i++ {
+		r.publish(t, i, "delivered")
+	}
+	r.settled(t, 5, "SELECT count(*) FROM events")
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if len(store.sizes) != 1 || store.sizes[0] != 5 {
+		t.Errorf("batches of %v, want one of 5", store.sizes)
+	}
+}
+
+func TestBatchWaitMustBeShorterThanAckWait(t *testing.T) {
+	_, err := New(nil, nil, Config{AckWait: time.Second, BatchWait: 600 * time.Millisecond},
+		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err == nil || !strings.Contains(err.Error(), "batch wait") {
+		t.Fatalf("err = %v, want a batch wait too long for the ack wait", err)
+	}
+}

@@ -168,6 +168,7 @@ func (p *process) worker(store *storage.Store) (*worker.Worker, error) {
 		SubjectPrefix: p.cfg.NATS.SubjectPrefix,
 		Consumer:      p.cfg.Worker.Consumer,
 		BatchSize:     p.cfg.Worker.BatchSize,
+		BatchWait:     p.cfg.Worker.BatchWait,
 		Concurrency:   p.cfg.Worker.Concurrency,
 		MaxDeliveries: p.cfg.Worker.MaxDeliveries,
 		AckWait:       p.cfg.Worker.AckWait,

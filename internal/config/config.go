@@ -119,6 +119,9 @@ type Worker struct {
 	// BatchSize is the most deliveries written in one transaction.
 	// Defaults to 256.
 	BatchSize int `yaml:"batch_size" validate:"gte=0,lte=10000"`
+	// BatchWait is how long a batch waits for more deliveries once it has
+	// one. Defaults to 10ms.
+	BatchWait time.Duration `yaml:"batch_wait" validate:"gte=0,lte=10s"`
 	// Concurrency is how many batches one worker writes at once.
 	// Defaults to 2.
 	Concurrency int `yaml:"concurrency" validate:"gte=0,lte=64"`
@@ -198,6 +201,7 @@ func (c *Config) applyDefaults() {
 	c.Ingest.ShutdownTimeout = cmp.Or(c.Ingest.ShutdownTimeout, 25*time.Second)
 	c.Worker.Consumer = cmp.Or(c.Worker.Consumer, "hooklane-worker")
 	c.Worker.BatchSize = cmp.Or(c.Worker.BatchSize, 256)
+	c.Worker.BatchWait = cmp.Or(c.Worker.BatchWait, 10*time.Millisecond)
 	c.Worker.Concurrency = cmp.Or(c.Worker.Concurrency, 2)
 	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, 20)
 	c.Worker.AckWait = cmp.Or(c.Worker.AckWait, 30*time.Second)

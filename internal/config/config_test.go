@@ -43,6 +43,9 @@ worker:
 	if cfg.Addr != DefaultAddr || cfg.NATS.Stream != "HOOKLANE_EVENTS" || cfg.Ingest.MaxBodyBytes != 4<<20 {
 		t.Errorf("defaults not applied: addr %q stream %q max body %d", cfg.Addr, cfg.NATS.Stream, cfg.Ingest.MaxBodyBytes)
 	}
+	if cfg.Worker.BatchWait != 10*time.Millisecond {
+		t.Errorf("batch_wait = %v, want the 10ms default", cfg.Worker.BatchWait)
+	}
 	if cfg.Sources[0].Flows.Budget != 700*time.Millisecond || cfg.Sources[1].Flows.Budget != 10*time.Second {
 		t.Errorf("flow budgets = %v, %v", cfg.Sources[0].Flows.Budget, cfg.Sources[1].Flows.Budget)
 	}
@@ -63,6 +66,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"verify token off meta", "sources:\n  - {name: a, provider: whapi, secrets: [x], verify_token: t}\n", nil, "sources[0].verify_token"},
 		{"bad fallback", "sources:\n  - name: a\n    provider: platica\n    secrets: [x]\n    flows: {fallback: '{nope'}\n", nil, "sources[0].flows.fallback: is not valid JSON"},
 		{"negative replicas", "nats: {replicas: -1}\n", nil, "nats.replicas"},
+		{"batch wait past its cap", "worker: {batch_wait: 1m}\n", nil, "worker.batch_wait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
