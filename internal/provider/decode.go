@@ -12,6 +12,12 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	// encoding/json's semantics, decoded by the implementation that is
+	// encoding/json/v2 in the making: the same values and errors, two to
+	// three times faster and with a third of the allocations
+	// (BenchmarkInspect, BenchmarkEvents).
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // unknownType names a delivery or event whose type the provider left out.
@@ -35,7 +41,7 @@ func (s *scalar) UnmarshalJSON(b []byte) error {
 		*s = scalar(b[1 : len(b)-1])
 	case c == '"':
 		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		if err := jsonv1.Unmarshal(b, &v); err != nil {
 			return err
 		}
 		*s = scalar(v)
@@ -62,8 +68,8 @@ func decodeObject(body []byte, v any) error {
 	if !isObject(body) {
 		return fmt.Errorf("%w: the top-level value is not an object", ErrNotJSON)
 	}
-	err := json.Unmarshal(body, v)
-	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+	err := jsonv1.Unmarshal(body, v)
+	if _, ok := errors.AsType[*jsonv1.UnmarshalTypeError](err); ok {
 		return nil
 	}
 	if err != nil {
@@ -76,7 +82,7 @@ func decodeObject(body []byte, v any) error {
 // accepted, into v. Such a value is valid JSON, so the only possible errors
 // are fields of an unexpected type, which are left empty as in decodeObject.
 func decodeItem(raw json.RawMessage, v any) {
-	_ = json.Unmarshal(raw, v)
+	_ = jsonv1.Unmarshal(raw, v)
 }
 
 // isObject reports whether b's first significant byte opens a JSON object.
