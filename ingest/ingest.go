@@ -34,6 +34,10 @@ type Source struct {
 	AllowUnsigned bool     // accept deliveries when Secrets is empty
 	VerifyToken   string   // Meta's GET handshake token
 	BearerToken   string   // if set, Authorization: Bearer must match
+
+	// Set by New, so that no request looks them up.
+	keepHeaders []string
+	metrics     sourceMetrics
 }
 
 // Publisher publishes to JetStream and waits for its acknowledgement;
@@ -104,12 +108,13 @@ func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Register
 	if cfg.Stream != "" {
 		h.publishOpts = []jetstream.PublishOpt{jetstream.WithExpectStream(cfg.Stream)}
 	}
-	for i := range cfg.Sources {
-		s := &cfg.Sources[i]
+	for _, s := range cfg.Sources {
 		if len(s.Secrets) == 0 && !s.AllowUnsigned {
 			return nil, errors.New("ingest: source " + s.Name + " has no secret and does not allow unsigned deliveries")
 		}
-		h.sources[s.Name] = s
+		s.keepHeaders = s.Provider.KeepHeaders()
+		s.metrics = m.forSource(s.Name, s.Provider.Name())
+		h.sources[s.Name] = &s
 	}
 	return h, nil
 }
@@ -188,7 +193,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 		DedupeKey:  summary.DedupeKey,
 		ReceivedAt: start,
 		RequestID:  httpserver.RequestID(r.Context()),
-		Headers:    keptHeaders(r.Header, src.Provider.KeepHeaders()),
+		Headers:    keptHeaders(r.Header, src.keepHeaders),
 		Body:       body,
 	}
 	if summary.Flow && h.cfg.Flows != nil {
@@ -201,11 +206,11 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 		h.reject(w, r, src, http.StatusServiceUnavailable, outcomeQueueUnavailable, "publish: "+err.Error())
 		return
 	}
-	outcome := outcomeAccepted
+	counter := src.metrics.accepted
 	if ack.Duplicate {
-		outcome = outcomeDuplicate
+		counter = src.metrics.duplicate
 	}
-	h.metrics.observe(src, outcome, start)
+	src.metrics.observe(counter, start)
 	writeBody(w, http.StatusOK, okBody)
 }
 
@@ -238,7 +243,7 @@ func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source
 		h.reject(w, r, src, http.StatusServiceUnavailable, outcomeQueueUnavailable, "publish: "+err.Error())
 		return
 	}
-	h.metrics.observe(src, outcomeFlowAnswered, start)
+	src.metrics.observe(src.metrics.flowAnswered, start)
 	writeBody(w, http.StatusOK, answer)
 }
 

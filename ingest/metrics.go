@@ -38,9 +38,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observe(src *Source, outcome string, start time.Time) {
-	m.deliveries.WithLabelValues(src.Name, src.Provider.Name(), outcome).Inc()
-	m.seconds.WithLabelValues(src.Name).Observe(time.Since(start).Seconds())
+// sourceMetrics are one source's series for the outcomes of a 2xx.
+type sourceMetrics struct {
+	accepted, duplicate, flowAnswered prometheus.Counter
+	seconds                           prometheus.Observer
+}
+
+func (m *metrics) forSource(name, provider string) sourceMetrics {
+	return sourceMetrics{
+		accepted:     m.deliveries.WithLabelValues(name, provider, outcomeAccepted),
+		duplicate:    m.deliveries.WithLabelValues(name, provider, outcomeDuplicate),
+		flowAnswered: m.deliveries.WithLabelValues(name, provider, outcomeFlowAnswered),
+		seconds:      m.seconds.WithLabelValues(name),
+	}
+}
+
+// observe counts a 2xx under outcome and the time it took since start.
+func (m sourceMetrics) observe(outcome prometheus.Counter, start time.Time) {
+	outcome.Inc()
+	m.seconds.Observe(time.Since(start).Seconds())
 }
 
 func jsonString(s string) (string, error) {

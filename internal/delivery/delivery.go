@@ -51,14 +51,18 @@ func (d *Delivery) Msg(prefix string) *nats.Msg {
 	for name, values := range d.Headers {
 		h[name] = values
 	}
-	h.Set(nats.MsgIdHdr, MsgID(d.Source, d.DedupeKey))
-	h.Set(HeaderSource, d.Source)
-	h.Set(HeaderProvider, d.Provider)
-	h.Set(HeaderEventType, d.EventType)
-	h.Set(HeaderDedupeKey, d.DedupeKey)
-	h.Set(HeaderReceivedAt, d.ReceivedAt.UTC().Format(time.RFC3339Nano))
-	if d.RequestID != "" {
-		h.Set(HeaderRequestID, d.RequestID)
+	// One backing array for the metadata's values, and names canonical
+	// already, as Set would make them: a publish allocates little.
+	values := [...]string{
+		MsgID(d.Source, d.DedupeKey), d.Source, d.Provider, d.EventType, d.DedupeKey,
+		d.ReceivedAt.UTC().Format(time.RFC3339Nano), d.RequestID,
+	}
+	for i, name := range [...]string{
+		nats.MsgIdHdr, HeaderSource, HeaderProvider, HeaderEventType, HeaderDedupeKey, HeaderReceivedAt, HeaderRequestID,
+	} {
+		if name != HeaderRequestID || d.RequestID != "" {
+			h[name] = values[i : i+1 : i+1]
+		}
 	}
 	return &nats.Msg{Subject: EventSubject(prefix, d.Source, d.EventType), Header: h, Data: d.Body}
 }

@@ -38,11 +38,44 @@ func Token(s string) string {
 // Tokens is Token for a dotted name: each dot-separated part becomes a safe
 // token, so the name's hierarchy carries into the subject.
 func Tokens(s string) string {
+	if safeTokens(s) {
+		return s
+	}
+	return splitTokens(s)
+}
+
+func splitTokens(s string) string {
 	parts := strings.Split(truncate(s, 200), ".")
 	for i, p := range parts {
 		parts[i] = Token(p)
 	}
 	return strings.Join(parts, ".")
+}
+
+// safeTokens reports whether splitTokens would return s unchanged, as it
+// does for every event type the providers send: short, of safe characters,
+// without empty or overlong parts.
+func safeTokens(s string) bool {
+	if len(s) > 200 {
+		return false
+	}
+	part := 0 // length of the part so far
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if part == 0 {
+				return false
+			}
+			part = 0
+		case c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			if part++; part > 128 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return part > 0
 }
 
 func truncate(s string, n int) string {
