@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,9 +39,10 @@ throughput, then waits for the workers and checks that Postgres holds every
 acknowledged event exactly once. It fails when anything is lost or doubled,
 and on any 4xx, 5xx or unanswered request unless --allow-errors.
 
---suite runs the whole comparison instead: it starts "hooklane all" and
-"hooklane bench-reference" itself (each embedding NATS under a temporary
-directory unless NATS_URL is set; database hooklane_bench, recreated each
+--suite runs the whole comparison instead: it starts "hooklane all",
+"hooklane bench-reference" and "hooklane ingest" itself (all embeds its
+NATS, the other two share one the suite embeds, under a temporary
+directory, unless NATS_URL is set; database hooklane_bench, recreated each
 time, unless --database-url), finds each one's saturation closed-loop,
 then runs open-loop at half of hooklane's, and prints one table.
 
@@ -370,20 +369,22 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		return err
 	}
 	defer func() { err = errors.Join(err, stopAll()) }()
-	// The reference's NATS also serves "hooklane ingest" on its own, with
-	// no worker and no Postgres beside it: the two publish to one server,
-	// so their ratio compares like with like.
+	// The reference and "hooklane ingest" on its own, with no worker and no
+	// Postgres beside it, publish to one NATS over TCP: the configured one,
+	// else one the suite embeds. Their ratio compares the handlers alone.
 	natsURL := cfg.NATS.URL
-	var refEnv []string
 	if natsURL == "" {
-		port, err := freePort()
+		srv, err := queue.Embedded(filepath.Join(dir, "nats"), "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		refEnv, natsURL = []string{config.EnvNATSListen + "=" + listen}, "nats://"+listen
+		defer func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		}()
+		natsURL = srv.ClientURL()
 	}
-	ref, stopRef, err := start("bench-reference", refEnv...)
+	ref, stopRef, err := start("bench-reference", config.EnvNATSURL+"="+natsURL)
 	if err != nil {
 		return err
 	}
@@ -452,7 +453,7 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, hal
 	row("mix", fmt.Sprintf("%d sources", len(cfg.Sources)), fmt.Sprintf("%.0f%% exact retries, %.0f%% flow requests", 100*o.retries, 100*o.flows))
 	row("saturation", "closed loop", fmt.Sprintf("%d in flight, %s each", saturate.Concurrency, saturate.Duration))
 	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), ackNote(bare.res.Ack))
-	row("  hooklane ingest alone", perSecond(alone.res.AcceptedPerSecond(), "req"), ackNote(alone.res.Ack), "no worker, the reference's NATS")
+	row("  hooklane ingest alone", perSecond(alone.res.AcceptedPerSecond(), "req"), ackNote(alone.res.Ack), "no worker, on the reference's NATS")
 	row("  ratio ingest / bare", fmt.Sprintf("%.2f", alone.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
 	row("  hooklane all limit", perSecond(sat.res.AcceptedPerSecond(), "req"), ackNote(sat.res.Ack), "workers and Postgres on the same CPUs")
 	row("  ratio all / bare", fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
@@ -598,14 +599,4 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 		w.WriteHeader(http.StatusOK)
 	})
 	return p.run(ctx)
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
