@@ -45,7 +45,7 @@ microbench: ## Run the Go benchmarks of the hot paths
 
 # The driver runs in a session of its own with everything it starts: the
 # trap ends that process group, however make stops.
-bench: build ## Load-test hooklane against a bare reference handler and check exactly-once (about a minute)
+bench: build ## Load-test hooklane against a bare reference handler and check exactly-once (about two minutes)
 	@setsid $(BIN) bench --suite --config $(CONFIG) & pid=$$!; \
 	trap 'kill -TERM -$$pid 2>/dev/null; wait $$pid' INT TERM; \
 	trap 'kill -KILL -$$pid 2>/dev/null' EXIT; \

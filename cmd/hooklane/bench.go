@@ -293,6 +293,7 @@ func ms(d time.Duration) string {
 const (
 	suiteDatabase    = "hooklane_bench"
 	suiteConcurrency = 128
+	suiteRounds      = 3 // turns of the reference and ingest alone
 	startTimeout     = time.Minute
 	stopGrace        = 30 * time.Second
 )
@@ -414,13 +415,19 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		runtime.GC() // so that the last run's garbage does not burden this one
 		return measure(ctx, db, lc, o.drainTimeout)
 	}
-	bare, err := run("bare saturation", ref.Addr, nil, saturate)
-	if err != nil {
-		return err
-	}
-	alone, err := run("ingest alone saturation", ingestOnly.Addr, nil, saturate)
-	if err != nil {
-		return err
+	// One run moves by a tenth or more with the machine's noise: the
+	// reference and ingest alone take turns, and the medians count.
+	var bares, alones []*measurement
+	for range suiteRounds {
+		bare, err := run("bare saturation", ref.Addr, nil, saturate)
+		if err != nil {
+			return err
+		}
+		alone, err := run("ingest alone saturation", ingestOnly.Addr, nil, saturate)
+		if err != nil {
+			return err
+		}
+		bares, alones = append(bares, bare), append(alones, alone)
 	}
 	sat, err := run("hooklane saturation", all.Addr, db, saturate)
 	if err != nil {
@@ -432,9 +439,9 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		return err
 	}
 
-	writeSuite(e.Stdout, cfg, o, saturate, half, bare, alone, sat, open)
+	writeSuite(e.Stdout, cfg, o, saturate, half, bares, alones, sat, open)
 	var failed []string
-	for _, m := range []*measurement{bare, alone, sat, open} {
+	for _, m := range append(append([]*measurement{sat, open}, bares...), alones...) {
 		failed = append(failed, m.failures(o.allowErrors)...)
 	}
 	if len(failed) > 0 {
@@ -444,7 +451,8 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 }
 
 // writeSuite prints the suite's table.
-func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bare, alone, sat, open *measurement) {
+func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bares, alones []*measurement, sat, open *measurement) {
+	bare, alone := median(bares), median(alones)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	row := func(label, value string, note ...string) {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", label, value, strings.Join(note, ", "))
@@ -452,8 +460,8 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, hal
 	fmt.Fprintf(w, "\nhooklane bench: %d CPUs shared by the load generator, NATS, Postgres and both servers; figures are indicative\n", runtime.NumCPU())
 	row("mix", fmt.Sprintf("%d sources", len(cfg.Sources)), fmt.Sprintf("%.0f%% exact retries, %.0f%% flow requests", 100*o.retries, 100*o.flows))
 	row("saturation", "closed loop", fmt.Sprintf("%d in flight, %s each", saturate.Concurrency, saturate.Duration))
-	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), ackNote(bare.res.Ack))
-	row("  hooklane ingest alone", perSecond(alone.res.AcceptedPerSecond(), "req"), ackNote(alone.res.Ack), "no worker, on the reference's NATS")
+	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), spread(bares), ackNote(bare.res.Ack))
+	row("  hooklane ingest alone", perSecond(alone.res.AcceptedPerSecond(), "req"), spread(alones), ackNote(alone.res.Ack), "no worker, on the reference's NATS")
 	row("  ratio ingest / bare", fmt.Sprintf("%.2f", alone.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
 	row("  hooklane all limit", perSecond(sat.res.AcceptedPerSecond(), "req"), ackNote(sat.res.Ack), "workers and Postgres on the same CPUs")
 	row("  ratio all / bare", fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
@@ -469,6 +477,23 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, hal
 		fmt.Sprintf("other %d", open.res.Flows[loadgen.FlowOther]))
 	row("  flows p50 / p99", ms(open.res.FlowLatency.P50)+" / "+ms(open.res.FlowLatency.P99))
 	_ = w.Flush()
+}
+
+// median is the run of ms with the median throughput.
+func median(ms []*measurement) *measurement {
+	sorted := slices.SortedFunc(slices.Values(ms), func(a, b *measurement) int {
+		return cmp.Compare(a.res.AcceptedPerSecond(), b.res.AcceptedPerSecond())
+	})
+	return sorted[len(sorted)/2]
+}
+
+// spread says of how many runs a median is, and their range.
+func spread(ms []*measurement) string {
+	lo, hi := ms[0].res.AcceptedPerSecond(), ms[0].res.AcceptedPerSecond()
+	for _, m := range ms[1:] {
+		lo, hi = min(lo, m.res.AcceptedPerSecond()), max(hi, m.res.AcceptedPerSecond())
+	}
+	return fmt.Sprintf("median of %d runs, %.0f to %.0f", len(ms), lo, hi)
 }
 
 func perSecond(rate float64, what string) string { return fmt.Sprintf("%.0f %s/s", rate, what) }

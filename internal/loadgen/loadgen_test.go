@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,46 @@ sources:
 	}
 	if bare.Accepted != 100 {
 		t.Errorf("bench-reference accepted %d of 100: %v %v", bare.Accepted, bare.Status, bare.Errors)
+	}
+}
+
+// TestBenchSuite runs "hooklane bench --suite" briefly, as "make bench"
+// does: it starts every server itself, and its table reports the medians
+// of the reference's and ingest's turns and exactly-once for both runs
+// against "hooklane all".
+func TestBenchSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three servers and loads them")
+	}
+	t.Parallel()
+	bin := buildHooklane(t)
+	configFile := filepath.Join(t.TempDir(), "hooklane.yaml")
+	yaml := `
+addr: 127.0.0.1:0
+nats:
+  store_dir: data/nats
+sources:
+  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+  - {name: wa, provider: meta, secrets: [meta-test-app-secret]}
+  - {name: whatz, provider: whatzmeapi, secrets: [whatz-test-secret]}
+  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
+`
+	if err := os.WriteFile(configFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "bench", "--suite", "--duration", "2s", "--concurrency", "16",
+		"--config", configFile, "--database-url", storagetest.URL(t))
+	cmd.Env = append(os.Environ(), "NATS_URL=", "DATABASE_URL=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench --suite: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ratio ingest / bare", "median of 3 runs", "ack p50 / p99"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	if n := len(regexp.MustCompile(`(?m)^\s+exactly-once\s+OK\s`).FindAll(out, -1)); n != 2 {
+		t.Errorf("exactly-once OK %d times, want 2 (saturation and half):\n%s", n, out)
 	}
 }
