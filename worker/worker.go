@@ -155,6 +155,9 @@ func (w *Worker) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 func (w *Worker) Run(ctx context.Context) error {
 	cons, err := w.Consumer(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it began
+		}
 		return err
 	}
 	w.log.Info("worker consuming", "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,

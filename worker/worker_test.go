@@ -360,6 +360,16 @@ func TestOutageLogsPerBatchAndBacksOff(t *testing.T) {
 	}
 }
 
+// inHand reports whether the worker holds n deliveries, unacknowledged.
+func (r *rig) inHand(n int) bool {
+	cons, err := r.js.Consumer(context.Background(), r.cfg.Stream, r.cfg.Consumer)
+	if err != nil {
+		return false // not created yet
+	}
+	info, err := cons.Info(context.Background())
+	return err == nil && info.NumAckPending == n
+}
+
 // batchSizes records how many records each Save carried.
 type batchSizes struct {
 	*storage.Store
@@ -383,16 +393,10 @@ func TestBatchWaitGathersLateDeliveries(t *testing.T) {
 	r.publish(t, 0, "delivered")
 	// Once the first delivery is in the worker's hands, the rest arrive
 	// while its batch waits to fill.
-	cons, err := r.js.Consumer(context.Background(), r.cfg.Stream, r.cfg.Consumer)
-	for err == nil {
-		var info *jetstream.ConsumerInfo
-		if info, err = cons.Info(context.Background()); err == nil && info.NumAckPending == 1 {
-			break
+	for deadline := time.Now().Add(time.Minute); !r.inHand(1); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first delivery never reached the worker")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	for i := 1; i < 5; i++ {
 		r.publish(t, i, "delivered")
@@ -410,5 +414,19 @@ func TestBatchWaitMustBeShorterThanAckWait(t *testing.T) {
 		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err == nil || !strings.Contains(err.Error(), "batch wait") {
 		t.Fatalf("err = %v, want a batch wait too long for the ack wait", err)
+	}
+}
+
+func TestStopBeforeConsumingIsNoError(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	w, err := New(r.js, r.store, r.cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Run(ctx); err != nil {
+		t.Errorf("Run stopped before it began: %v, want nil", err)
 	}
 }
