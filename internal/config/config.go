@@ -58,7 +58,8 @@ type NATS struct {
 	// MaxAge is how long the stream keeps deliveries. Defaults to 168h.
 	MaxAge time.Duration `yaml:"max_age" validate:"gte=0"`
 	// DuplicateWindow is how long JetStream remembers message ids to drop
-	// retries before they reach a worker. Defaults to 10m.
+	// retries before they reach a worker; the workers drop later ones. The
+	// server holds every id of the window in memory. Defaults to 2m.
 	DuplicateWindow time.Duration `yaml:"duplicate_window" validate:"gte=0"`
 }
 
@@ -194,7 +195,7 @@ func (c *Config) applyDefaults() {
 	c.NATS.Stream = cmp.Or(c.NATS.Stream, "HOOKLANE_EVENTS")
 	c.NATS.Replicas = cmp.Or(c.NATS.Replicas, 1)
 	c.NATS.MaxAge = cmp.Or(c.NATS.MaxAge, 168*time.Hour)
-	c.NATS.DuplicateWindow = cmp.Or(c.NATS.DuplicateWindow, 10*time.Minute)
+	c.NATS.DuplicateWindow = cmp.Or(c.NATS.DuplicateWindow, 2*time.Minute)
 	c.Ingest.MaxBodyBytes = cmp.Or(c.Ingest.MaxBodyBytes, DefaultMaxBodyBytes)
 	c.Ingest.PublishTimeout = cmp.Or(c.Ingest.PublishTimeout, time.Second)
 	c.Ingest.RetryAfter = cmp.Or(c.Ingest.RetryAfter, 5*time.Second)

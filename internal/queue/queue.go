@@ -62,7 +62,7 @@ type StreamConfig struct {
 	// MaxAge is how long deliveries are kept. Defaults to 168h.
 	MaxAge time.Duration
 	// DuplicateWindow is how long message ids are remembered.
-	// Defaults to 10m.
+	// Defaults to 2m.
 	DuplicateWindow time.Duration
 }
 
@@ -80,7 +80,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    cmp.Or(cfg.Replicas, 1),
 		MaxAge:      cmp.Or(cfg.MaxAge, 168*time.Hour),
-		Duplicates:  cmp.Or(cfg.DuplicateWindow, 10*time.Minute),
+		Duplicates:  cmp.Or(cfg.DuplicateWindow, 2*time.Minute),
 		Discard:     jetstream.DiscardOld,
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, sc)
