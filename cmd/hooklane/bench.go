@@ -439,9 +439,17 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		return err
 	}
 
-	writeSuite(e.Stdout, cfg, o, saturate, half, bares, alones, sat, open)
+	// The same, for ingest alone: its latency with the persistence lane
+	// elsewhere, as the separate roles run in production.
+	halfAlone := loadgen.Config{Rate: median(alones).res.AcceptedPerSecond() / 2, Duration: o.duration, Progress: e.Stderr}
+	openAlone, err := run("ingest alone half saturation", ingestOnly.Addr, nil, halfAlone)
+	if err != nil {
+		return err
+	}
+
+	writeSuite(e.Stdout, cfg, o, saturate, half, bares, alones, sat, open, openAlone)
 	var failed []string
-	for _, m := range append(append([]*measurement{sat, open}, bares...), alones...) {
+	for _, m := range append(append([]*measurement{sat, open, openAlone}, bares...), alones...) {
 		failed = append(failed, m.failures(o.allowErrors)...)
 	}
 	if len(failed) > 0 {
@@ -451,7 +459,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 }
 
 // writeSuite prints the suite's table.
-func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bares, alones []*measurement, sat, open *measurement) {
+func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bares, alones []*measurement, sat, open, openAlone *measurement) {
 	bare, alone := median(bares), median(alones)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	row := func(label, value string, note ...string) {
@@ -476,6 +484,9 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, hal
 	row("  flows answered / fallback", fmt.Sprintf("%d / %d", open.res.Flows[loadgen.FlowAnswered], open.res.Flows[loadgen.FlowFallback]),
 		fmt.Sprintf("other %d", open.res.Flows[loadgen.FlowOther]))
 	row("  flows p50 / p99", ms(open.res.FlowLatency.P50)+" / "+ms(open.res.FlowLatency.P99))
+	row("  ingest alone: ack p50 / p99", ms(openAlone.res.Ack.P50)+" / "+ms(openAlone.res.Ack.P99),
+		"p90 "+ms(openAlone.res.Ack.P90), "max "+ms(openAlone.res.Ack.Max),
+		fmt.Sprintf("at %.0f req/s, half its own limit, no worker or Postgres beside it", openAlone.res.AcceptedPerSecond()))
 	_ = w.Flush()
 }
 
