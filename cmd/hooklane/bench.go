@@ -294,6 +294,7 @@ const (
 	suiteDatabase    = "hooklane_bench"
 	suiteConcurrency = 128
 	suiteRounds      = 3 // turns of the reference and ingest alone
+	suitePauseProbe  = 2 * time.Second
 	startTimeout     = time.Minute
 	stopGrace        = 30 * time.Second
 )
@@ -415,6 +416,10 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		runtime.GC() // so that the last run's garbage does not burden this one
 		return measure(ctx, db, lc, o.drainTimeout)
 	}
+	// How steadily the machine runs threads, with the servers started and
+	// idle: the floor of every latency tail below.
+	pauses := loadgen.MeasurePauses(runtime.NumCPU(), suitePauseProbe)
+
 	// One run moves by a tenth or more with the machine's noise: the
 	// reference and ingest alone take turns, and the medians count.
 	var bares, alones []*measurement
@@ -446,7 +451,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		return err
 	}
 
-	writeSuite(e.Stdout, cfg, o, saturate, half, bares, alones, sat, open, openAlone)
+	writeSuite(e.Stdout, cfg, o, pauses, saturate, half, bares, alones, sat, open, openAlone)
 	var failed []string
 	for _, m := range append(append([]*measurement{sat, open, openAlone}, bares...), alones...) {
 		failed = append(failed, m.failures(o.allowErrors)...)
@@ -458,13 +463,15 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 }
 
 // writeSuite prints the suite's table.
-func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, saturate, half loadgen.Config, bares, alones []*measurement, sat, open, openAlone *measurement) {
+func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, pauses loadgen.Pauses, saturate, half loadgen.Config, bares, alones []*measurement, sat, open, openAlone *measurement) {
 	bare, alone := median(bares), median(alones)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	row := func(label, value string, note ...string) {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", label, value, strings.Join(note, ", "))
 	}
 	fmt.Fprintf(w, "\nhooklane bench: %d CPUs shared by the load generator, NATS, Postgres and both servers; figures are indicative\n", runtime.NumCPU())
+	row("machine pauses", "longest "+ms(pauses.Longest), fmt.Sprintf("%d over 1ms, %d over 5ms: %d threads spinning for %s before the load",
+		pauses.Over1ms, pauses.Over5ms, pauses.Threads, pauses.Duration))
 	row("mix", fmt.Sprintf("%d sources", len(cfg.Sources)), fmt.Sprintf("%.0f%% exact retries, %.0f%% flow requests", 100*o.retries, 100*o.flows))
 	row("saturation", "closed loop", fmt.Sprintf("%d in flight, %s each", saturate.Concurrency, saturate.Duration))
 	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), spread(bares), ackNote(bare.res.Ack))

@@ -278,3 +278,20 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestMeasurePausesAddsUp(t *testing.T) {
+	p := MeasurePauses(2, 100*time.Millisecond)
+	if p.Threads != 2 || p.Duration != 100*time.Millisecond {
+		t.Errorf("measured %d threads for %v, want 2 for 100ms", p.Threads, p.Duration)
+	}
+	switch {
+	case p.Over5ms > p.Over1ms:
+		t.Errorf("%d pauses over 5ms but only %d over 1ms", p.Over5ms, p.Over1ms)
+	case p.Over5ms > 0 && p.Longest <= 5*time.Millisecond:
+		t.Errorf("%d pauses over 5ms, yet the longest is %v", p.Over5ms, p.Longest)
+	case p.Over1ms == 0 && p.Longest > time.Millisecond:
+		t.Errorf("no pause over 1ms, yet the longest is %v", p.Longest)
+	case p.Longest <= 0 || p.Longest > p.Duration+time.Second:
+		t.Errorf("longest pause %v in a %v measure", p.Longest, p.Duration)
+	}
+}

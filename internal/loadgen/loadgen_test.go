@@ -241,7 +241,7 @@ sources:
 	if err != nil {
 		t.Fatalf("bench --suite: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ratio ingest / bare", "median of 3 runs", "ack p50 / p99", "ingest alone: ack p50 / p99"} {
+	for _, want := range []string{"ratio ingest / bare", "median of 3 runs", "ack p50 / p99", "ingest alone: ack p50 / p99", "machine pauses"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the table lacks %q:\n%s", want, out)
 		}
