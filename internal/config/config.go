@@ -228,7 +228,7 @@ func (c *Config) Source(name string) (Source, bool) {
 }
 
 // ErrNoSources reports a role that serves webhooks with none configured.
-var ErrNoSources = errors.New("no sources configured: add one under sources:")
+var ErrNoSources = errors.New("no sources configured: add at least one to the sources list")
 
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
