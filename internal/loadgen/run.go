@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -232,7 +233,8 @@ func (r *runner) closedLoop(ctx context.Context, start time.Time) []*tally {
 }
 
 // openLoop schedules requests on a clock, at Rate per second, and hands
-// them to Concurrency workers.
+// them to Concurrency workers. The requests are made ahead of the clock, so
+// that making one never delays the next one's departure.
 func (r *runner) openLoop(ctx context.Context, start time.Time) []*tally {
 	jobs := make(chan job, r.cfg.Concurrency)
 	tallies := make([]*tally, r.cfg.Concurrency)
@@ -246,6 +248,30 @@ func (r *runner) openLoop(ctx context.Context, start time.Time) []*tally {
 			}
 		})
 	}
+	planned := r.cfg.Count
+	if r.cfg.Duration > 0 {
+		fromDuration := int(math.Ceil(r.cfg.Rate * r.cfg.Duration.Seconds()))
+		if planned <= 0 || fromDuration < planned {
+			planned = fromDuration
+		}
+	}
+	ready := make(chan job, max(min(preparedAhead, planned), 1))
+	stop := make(chan struct{})
+	var making sync.WaitGroup
+	making.Go(func() {
+		for {
+			req, retry := r.cfg.Generator.Next()
+			select {
+			case ready <- job{req: req, retry: retry}:
+			case <-stop:
+				return
+			}
+		}
+	})
+	defer func() {
+		close(stop)
+		making.Wait()
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	perRequest := float64(time.Second) / r.cfg.Rate
@@ -255,6 +281,12 @@ schedule:
 		if r.cfg.Duration > 0 && due.Sub(start) >= r.cfg.Duration {
 			break
 		}
+		var j job
+		select {
+		case j = <-ready:
+		case <-ctx.Done():
+			break schedule
+		}
 		if wait := time.Until(due); wait > 0 {
 			timer.Reset(wait)
 			select {
@@ -263,9 +295,9 @@ schedule:
 				break schedule
 			}
 		}
-		req, retry := r.cfg.Generator.Next()
+		j.due = due
 		select {
-		case jobs <- job{req: req, retry: retry, due: due}:
+		case jobs <- j:
 		case <-ctx.Done():
 			break schedule
 		}
@@ -274,6 +306,10 @@ schedule:
 	wg.Wait()
 	return tallies
 }
+
+// preparedAhead is the most requests the open loop makes ahead of its
+// clock: some seconds' worth at a few thousand a second.
+const preparedAhead = 8192
 
 // send sends j and records its answer in t.
 func (r *runner) send(ctx context.Context, t *tally, j job) {
