@@ -194,19 +194,21 @@ func startCluster(t *testing.T) []*server.Server {
 		servers[i] = srv
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !hasMetaLeader(servers) {
+	for !placementReady(servers) {
 		if time.Now().After(deadline) {
-			t.Fatal("the JetStream cluster has no meta leader after 10s")
+			t.Fatal("the JetStream cluster has no meta leader that sees every peer after 10s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return servers
 }
 
-func hasMetaLeader(servers []*server.Server) bool {
+// placementReady reports whether the meta leader sees every server online
+// with JetStream, so that a stream of len(servers) replicas can be placed.
+func placementReady(servers []*server.Server) bool {
 	for _, srv := range servers {
 		if srv.JetStreamIsLeader() {
-			return true
+			return len(srv.JetStreamClusterPeers()) == len(servers)
 		}
 	}
 	return false
