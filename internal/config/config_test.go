@@ -43,6 +43,9 @@ worker:
 	if cfg.Addr != DefaultAddr || cfg.NATS.Stream != "HOOKLANE_EVENTS" || cfg.Ingest.MaxBodyBytes != 4<<20 {
 		t.Errorf("defaults not applied: addr %q stream %q max body %d", cfg.Addr, cfg.NATS.Stream, cfg.Ingest.MaxBodyBytes)
 	}
+	if cfg.NATS.DuplicateWindow != 2*time.Minute {
+		t.Errorf("duplicate_window = %v, want the 2m default", cfg.NATS.DuplicateWindow)
+	}
 	if cfg.Worker.BatchWait != 10*time.Millisecond {
 		t.Errorf("batch_wait = %v, want the 10ms default", cfg.Worker.BatchWait)
 	}
