@@ -16,6 +16,7 @@ import (
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/internal/delivery"
 	"github.com/hooklane/hooklane/internal/natstest"
+	"github.com/hooklane/hooklane/internal/testlog"
 )
 
 // slack absorbs goroutine scheduling on a loaded machine under -race. Tests
@@ -149,7 +150,7 @@ func TestExchangeInvalidAnswers(t *testing.T) {
 // exchange fall back at once, and that the responder serves on.
 func TestExchangeHandlerFailures(t *testing.T) {
 	e := newEnv(t)
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	e.responder(t, slog.New(slog.NewTextHandler(&logs, nil)), func(r *flowlane.Responder) {
 		r.Handle("platica", "*", func(_ context.Context, req *flowlane.Request) (*flowlane.Response, error) {
 			switch req.Screen {

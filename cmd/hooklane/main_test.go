@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/internal/testlog"
 	"github.com/hooklane/hooklane/storage/storagetest"
 )
 
@@ -112,7 +112,7 @@ sources:
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	go func() {
 		done <- run(ctx, []string{"all", "--config", cfgFile}, env{
 			Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: logs,
@@ -150,23 +150,6 @@ sources:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func (g *gateway) send(t *testing.T, v vector) *http.Response {
