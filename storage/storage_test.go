@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/json"
@@ -386,6 +387,33 @@ func TestSaveSharedEventKey(t *testing.T) {
 	}
 	if n := count(t, conn, "SELECT count(*) FROM deliveries"); n != 3 {
 		t.Errorf("deliveries = %d, want 3", n)
+	}
+}
+
+func TestSaveLargeBatch(t *testing.T) {
+	t.Parallel()
+	s, conn := newStore(t)
+	// 12 MiB bodies: the batch takes two statements, whose rows still meet
+	// in one transaction.
+	big := func(r storage.Record) storage.Record {
+		r.Delivery.Body = bytes.Repeat([]byte("x"), 12<<20)
+		return r
+	}
+	res := save(t, s,
+		big(record("meta", "d1", "status:w1:read")),
+		big(record("meta", "d2", "status:w1:read", "message:w2")),
+		big(record("meta", "d3", "message:w3")),
+		record("meta", "d1", "status:w1:read"), // a duplicate of the first statement's delivery
+	)
+	if want := (storage.SaveResult{Deliveries: 3, Duplicates: 1, Events: 3}); res != want {
+		t.Errorf("Save = %+v, want %+v", res, want)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM deliveries WHERE length(body) = 12 << 20"); n != 3 {
+		t.Errorf("deliveries with their whole body = %d, want 3", n)
+	}
+	if n := count(t, conn, `SELECT count(*) FROM events e JOIN deliveries d ON d.id = e.delivery_id
+		WHERE e.event_key = 'status:w1:read' AND d.dedupe_key = 'd1'`); n != 1 {
+		t.Errorf("status:w1:read stored with d1 = %d times, want 1", n)
 	}
 }
 
