@@ -57,3 +57,15 @@ func benchExchange(b *testing.B, e *env, want flowlane.Outcome) {
 	b.ReportMetric(float64(latencies[len(latencies)/2]), "p50-ns")
 	b.ReportMetric(float64(latencies[len(latencies)*99/100]), "p99-ns")
 }
+
+// BenchmarkParsePlatica measures reading a flow request on ingest's path.
+func BenchmarkParsePlatica(b *testing.B) {
+	body := readTestdata(b, "platica_screen_advance_full.json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := flowlane.ParsePlatica(body, "platica"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

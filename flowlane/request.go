@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Action is what the user did in the flow, normalized to lower case.
@@ -96,7 +98,8 @@ func ParsePlatica(body []byte, source string) (*Request, error) {
 			} `json:"flowExchange"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	// On ingest's hot path: encoding/json's semantics, decoded faster.
+	if err := jsonv1.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if env.Data == nil || env.Data.FlowExchange == nil {
