@@ -161,7 +161,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.log.Info("worker consuming", "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,
-		"batch_size", w.cfg.BatchSize, "batch_wait", w.cfg.BatchWait, "concurrency", w.cfg.Concurrency)
+		"batch_size", w.cfg.BatchSize, "batch_wait", w.cfg.BatchWait.String(), "concurrency", w.cfg.Concurrency)
 	g, gctx := errgroup.WithContext(ctx)
 	for range w.cfg.Concurrency {
 		g.Go(func() error { return w.loop(gctx, cons) })
