@@ -41,8 +41,8 @@ and on any 4xx, 5xx or unanswered request unless --allow-errors.
 
 --suite runs the whole comparison instead: it starts "hooklane all",
 "hooklane bench-reference" and "hooklane ingest" itself (all embeds its
-NATS, the other two share one the suite embeds, under a temporary
-directory, unless NATS_URL is set; database hooklane_bench, recreated each
+NATS under a temporary directory unless NATS_URL is set, the other two
+always share one the suite embeds; database hooklane_bench, recreated each
 time, unless --database-url), finds each one's saturation closed-loop,
 then runs open-loop at half of hooklane's, and prints one table.
 
@@ -299,9 +299,10 @@ const (
 	stopGrace        = 30 * time.Second
 )
 
-// benchSuite starts "hooklane all" and "hooklane bench-reference", each
-// embedding NATS under a temporary directory unless NATS_URL names one for
-// both, measures both, and stops everything it started, whatever happens.
+// benchSuite starts "hooklane all" (embedding NATS under a temporary
+// directory unless NATS_URL names one), "hooklane bench-reference" and
+// "hooklane ingest" (on a NATS the suite embeds), measures them, and stops
+// everything it started, whatever happens.
 func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Config, o benchOptions) (err error) {
 	bin, err := os.Executable()
 	if err != nil {
@@ -372,20 +373,19 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	}
 	defer func() { err = errors.Join(err, stopAll()) }()
 	// The reference and "hooklane ingest" on its own, with no worker and no
-	// Postgres beside it, publish to one NATS over TCP: the configured one,
-	// else one the suite embeds. Their ratio compares the handlers alone.
-	natsURL := cfg.NATS.URL
-	if natsURL == "" {
-		srv, err := queue.Embedded(filepath.Join(dir, "nats"), "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		defer func() {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}()
-		natsURL = srv.ClientURL()
+	// Postgres beside it, publish over TCP to one NATS the suite embeds, even
+	// when NATS_URL names one for "hooklane all": on that one, all's workers
+	// would store what ingest alone queues. Their ratio compares the handlers
+	// alone.
+	srv, err := queue.Embedded(filepath.Join(dir, "nats"), "127.0.0.1:0")
+	if err != nil {
+		return err
 	}
+	defer func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	natsURL := srv.ClientURL()
 	ref, stopRef, err := start("bench-reference", config.EnvNATSURL+"="+natsURL)
 	if err != nil {
 		return err
