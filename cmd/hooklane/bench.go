@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,9 +43,10 @@ and on any 4xx, 5xx or unanswered request unless --allow-errors.
 --suite runs the whole comparison instead: it starts "hooklane all",
 "hooklane bench-reference" and "hooklane ingest" itself (all embeds its
 NATS under a temporary directory unless NATS_URL is set, the other two
-always share one the suite embeds; database hooklane_bench, recreated each
-time, unless --database-url), finds each one's saturation closed-loop,
-then runs open-loop at half of hooklane's, and prints one table.
+always share "hooklane nats", started there too; database hooklane_bench,
+recreated each time, unless --database-url), finds each one's saturation
+closed-loop, then runs open-loop at half of hooklane's, and prints one
+table.
 
 flags:`
 
@@ -301,7 +303,7 @@ const (
 
 // benchSuite starts "hooklane all" (embedding NATS under a temporary
 // directory unless NATS_URL names one), "hooklane bench-reference" and
-// "hooklane ingest" (on a NATS the suite embeds), measures them, and stops
+// "hooklane ingest" (on "hooklane nats"), measures them, and stops
 // everything it started, whatever happens.
 func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Config, o benchOptions) (err error) {
 	bin, err := os.Executable()
@@ -311,8 +313,8 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	if configPath, err = filepath.Abs(configPath); err != nil {
 		return err
 	}
-	if cfg.NATS.URL == "" && filepath.IsAbs(cfg.NATS.StoreDir) {
-		return fmt.Errorf("bench: nats.store_dir %s is absolute, but the suite embeds NATS in a temporary directory: make it relative, or set NATS_URL", cfg.NATS.StoreDir)
+	if filepath.IsAbs(cfg.NATS.StoreDir) {
+		return fmt.Errorf("bench: nats.store_dir %s is absolute, but the suite runs NATS servers in a temporary directory each: make it relative", cfg.NATS.StoreDir)
 	}
 	dir, err := os.MkdirTemp("", "hooklane-bench-")
 	if err != nil {
@@ -373,19 +375,20 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	}
 	defer func() { err = errors.Join(err, stopAll()) }()
 	// The reference and "hooklane ingest" on its own, with no worker and no
-	// Postgres beside it, publish over TCP to one NATS the suite embeds, even
-	// when NATS_URL names one for "hooklane all": on that one, all's workers
-	// would store what ingest alone queues. Their ratio compares the handlers
-	// alone.
-	srv, err := queue.Embedded(filepath.Join(dir, "nats"), "127.0.0.1:0")
+	// Postgres beside it, publish over TCP to one NATS, "hooklane nats",
+	// even when NATS_URL names one for "hooklane all": on that one, all's
+	// workers would store what ingest alone queues. Their ratio compares
+	// the handlers alone, and no server shares the load generator's process.
+	natsAddr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}()
-	natsURL := srv.ClientURL()
+	_, stopNATS, err := start("nats", config.EnvNATSListen+"="+natsAddr)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopNATS()) }()
+	natsURL := "nats://" + natsAddr
 	ref, stopRef, err := start("bench-reference", config.EnvNATSURL+"="+natsURL)
 	if err != nil {
 		return err
@@ -540,6 +543,16 @@ func lag(m *measurement) string {
 		return "last row stored before the last answer arrived"
 	}
 	return fmt.Sprintf("last row stored %s after the last answer", m.drained.LastStored.Sub(m.res.End).Round(time.Millisecond))
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // recreateSuiteDatabase drops the suite's database on the server of

@@ -259,6 +259,30 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env)
 	return p.run(ctx, w.Run, p.demoResponder().Run)
 }
 
+// runNATS is "hooklane nats": the server "hooklane all" embeds, on its own
+// and listening at nats.listen, for separate roles to share where no NATS
+// is installed.
+func runNATS(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
+	if cfg.NATS.Listen == "" {
+		return errors.New("nats: no address to listen on: set nats.listen or " + config.EnvNATSListen)
+	}
+	srv, err := queue.Embedded(cfg.NATS.StoreDir, cfg.NATS.Listen)
+	if err != nil {
+		return err
+	}
+	p := newProcess(cfg, logger, e)
+	p.embedded = srv
+	defer p.close()
+	logger.Info("NATS listening", "url", srv.ClientURL(), "store_dir", cfg.NATS.StoreDir)
+	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: func(context.Context) error {
+		if h := srv.Healthz(&server.HealthzOptions{JSEnabledOnly: true}); h.Status != "ok" {
+			return fmt.Errorf("embedded NATS %s: %s", h.Status, h.Error)
+		}
+		return nil
+	}})
+	return p.run(ctx)
+}
+
 func runIngest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
 	p := newProcess(cfg, logger, e)
 	defer p.close()

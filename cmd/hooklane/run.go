@@ -34,6 +34,8 @@ commands:
   ingest     the HTTP receiver: verify, queue, answer
   worker     persist queued deliveries to Postgres
   migrate    apply the database schema and exit
+  nats       only the NATS server "all" embeds, at nats.listen
+             (HOOKLANE_NATS_LISTEN), for separate roles to share
   responder-demo
              serve the demo flow ("Cotizador") for every source
   probe URL  exit 0 if URL answers 2xx (a container healthcheck)
@@ -43,7 +45,8 @@ commands:
   version    print the version
 
 The config file comes from --config or HOOKLANE_CONFIG.
-Environment: DATABASE_URL, NATS_URL, HOOKLANE_ADDR, LOG_LEVEL, LOG_FORMAT.`
+Environment: DATABASE_URL, NATS_URL, HOOKLANE_ADDR, HOOKLANE_NATS_LISTEN, LOG_LEVEL,
+LOG_FORMAT.`
 
 // errUsage reports a command line that names no known command.
 var errUsage = errors.New("see usage above")
@@ -71,6 +74,7 @@ func run(ctx context.Context, args []string, e env) error {
 		"ingest":          runIngest,
 		"worker":          runWorker,
 		"migrate":         runMigrate,
+		"nats":            runNATS,
 		"responder-demo":  runResponderDemo,
 		"bench-reference": runBenchReference,
 	}

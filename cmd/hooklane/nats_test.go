@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hooklane/hooklane/internal/config"
+	"github.com/hooklane/hooklane/internal/testlog"
+)
+
+// natsConfig writes a config with one source and the NATS store in dir.
+func natsConfig(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "hooklane.yaml")
+	yaml := fmt.Sprintf(`
+addr: 127.0.0.1:0
+nats:
+  store_dir: %q
+sources:
+  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+`, filepath.Join(dir, "nats"))
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestNATSServesJetStream(t *testing.T) {
+	t.Parallel()
+	listen, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := natsConfig(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	logs := &testlog.Buffer{}
+	go func() {
+		done <- run(ctx, []string{"nats", "--config", cfgFile}, env{
+			Getenv: func(k string) string {
+				if k == config.EnvNATSListen {
+					return listen
+				}
+				return ""
+			},
+			Stdout: io.Discard, Stderr: logs,
+			Listening: func(a net.Addr) { addr <- a },
+		})
+	}()
+	var health string
+	select {
+	case a := <-addr:
+		health = "http://" + a.String() + "/readyz"
+	case err := <-done:
+		cancel()
+		t.Fatalf("hooklane nats did not start: %v\n%s", err, logs)
+	}
+	resp, err := http.Get(health)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz = %d, want 200", resp.StatusCode)
+	}
+
+	// Another process's role joins it over TCP and stores a message.
+	nc, err := nats.Connect("nats://" + listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if _, err := js.CreateStream(sctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(sctx, "t.1", []byte("stored")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "nats://"+listen) {
+		t.Errorf("the log does not name nats://%s:\n%s", listen, logs)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("hooklane nats stopped with %v\n%s", err, logs)
+	}
+}
+
+func TestNATSNeedsAnAddress(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), []string{"nats", "--config", natsConfig(t, t.TempDir())}, env{
+		Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard,
+	})
+	if err == nil || !strings.Contains(err.Error(), config.EnvNATSListen) {
+		t.Errorf("run nats without an address = %v, want an error naming %s", err, config.EnvNATSListen)
+	}
+	if errors.Is(err, errUsage) {
+		t.Errorf("run nats = %v, a usage error", err)
+	}
+}
