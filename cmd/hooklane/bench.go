@@ -423,39 +423,43 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	// idle: the floor of every latency tail below.
 	pauses := loadgen.MeasurePauses(runtime.NumCPU(), suitePauseProbe)
 
-	// One run moves by a tenth or more with the machine's noise: the
-	// reference and ingest alone take turns, and the medians count.
-	var bares, alones []*measurement
-	for range suiteRounds {
-		bare, err := run("bare saturation", ref.Addr, nil, saturate)
-		if err != nil {
-			return err
+	// turns runs a and b in turn, suiteRounds times each, under lc: one run
+	// moves by a tenth or more with the machine's noise, a tail by more, so
+	// the medians count.
+	type server struct {
+		label, addr string
+		db          *pgx.Conn // checked for exactly-once, if set
+	}
+	turns := func(lc loadgen.Config, a, b server) (as, bs []*measurement, err error) {
+		for range suiteRounds {
+			for i, s := range []server{a, b} {
+				m, err := run(s.label, s.addr, s.db, lc)
+				if err != nil {
+					return nil, nil, err
+				}
+				if i == 0 {
+					as = append(as, m)
+				} else {
+					bs = append(bs, m)
+				}
+			}
 		}
-		alone, err := run("ingest alone saturation", ingestOnly.Addr, nil, saturate)
-		if err != nil {
-			return err
-		}
-		bares, alones = append(bares, bare), append(alones, alone)
+		return as, bs, nil
+	}
+	bares, alones, err := turns(saturate, server{"bare saturation", ref.Addr, nil}, server{"ingest alone saturation", ingestOnly.Addr, nil})
+	if err != nil {
+		return err
 	}
 	sat, err := run("hooklane saturation", all.Addr, db, saturate)
 	if err != nil {
 		return err
 	}
+	// At half of hooklane's saturation, ingest alone shows the latency with
+	// the persistence lane elsewhere, as the separate roles run in production.
 	half := loadgen.Config{Rate: sat.res.AcceptedPerSecond() / 2, Duration: o.duration, Progress: e.Stderr}
-	// A tail moves most with the machine's noise: hooklane and, at the same
-	// load, ingest alone (its latency with the persistence lane elsewhere,
-	// as the separate roles run in production) take turns too.
-	var opens, openAlones []*measurement
-	for range suiteRounds {
-		open, err := run("hooklane half saturation", all.Addr, db, half)
-		if err != nil {
-			return err
-		}
-		openAlone, err := run("ingest alone, same load", ingestOnly.Addr, nil, half)
-		if err != nil {
-			return err
-		}
-		opens, openAlones = append(opens, open), append(openAlones, openAlone)
+	opens, openAlones, err := turns(half, server{"hooklane half saturation", all.Addr, db}, server{"ingest alone, same load", ingestOnly.Addr, nil})
+	if err != nil {
+		return err
 	}
 
 	writeSuite(e.Stdout, cfg, o, pauses, saturate, half, bares, alones, sat, opens, openAlones)
