@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,41 +213,87 @@ sources:
 
 // TestBenchSuite runs "hooklane bench --suite" briefly, as "make bench"
 // does: it starts every server itself, and its table reports the medians
-// of the reference's and ingest's turns and exactly-once for both runs
-// against "hooklane all".
+// of the turns and exactly-once for every run against "hooklane all". With
+// NATS_URL set, "hooklane all" uses that NATS while the reference and
+// ingest alone keep their own: Postgres then holds exactly what the table
+// says all's runs stored, none of what ingest alone queued.
 func TestBenchSuite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts three servers and loads them")
+		t.Skip("starts four servers and loads them")
 	}
 	t.Parallel()
 	bin := buildHooklane(t)
-	configFile := filepath.Join(t.TempDir(), "hooklane.yaml")
-	yaml := `
+	for _, tt := range []struct {
+		name    string
+		natsURL func(testing.TB) string
+	}{
+		{"embedded NATS", func(testing.TB) string { return "" }},
+		{"NATS_URL", natstest.URL},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			prefix := natstest.Prefix(t)
+			configFile := filepath.Join(t.TempDir(), "hooklane.yaml")
+			// Bodies fit NATS's default 1 MB messages; stream and consumer
+			// are this test's own on a shared server.
+			yaml := fmt.Sprintf(`
 addr: 127.0.0.1:0
 nats:
   store_dir: data/nats
+  subject_prefix: %s
+  stream: %s
+ingest:
+  max_body_bytes: 524288
+worker:
+  consumer: %s_worker
 sources:
   - {name: platica, provider: platica, secrets: [platica-test-secret]}
   - {name: wa, provider: meta, secrets: [meta-test-app-secret]}
   - {name: whatz, provider: whatzmeapi, secrets: [whatz-test-secret]}
   - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
-`
-	if err := os.WriteFile(configFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "bench", "--suite", "--duration", "2s", "--concurrency", "16",
-		"--config", configFile, "--database-url", storagetest.URL(t))
-	cmd.Env = append(os.Environ(), "NATS_URL=", "DATABASE_URL=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bench --suite: %v\n%s", err, out)
-	}
-	for _, want := range []string{"ratio ingest / bare", "median of 3 runs", "ack p50 / p99", "ingest alone: ack p50 / p99", "machine pauses"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the table lacks %q:\n%s", want, out)
-		}
-	}
-	if n := len(regexp.MustCompile(`(?m)^\s+exactly-once\s+OK\s`).FindAll(out, -1)); n != 2 {
-		t.Errorf("exactly-once OK %d times, want 2 (saturation and half):\n%s", n, out)
+`, prefix, strings.ToUpper(prefix), prefix)
+			if err := os.WriteFile(configFile, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			databaseURL := storagetest.URL(t)
+			cmd := exec.Command(bin, "bench", "--suite", "--duration", "2s", "--concurrency", "16",
+				"--config", configFile, "--database-url", databaseURL)
+			cmd.Env = append(os.Environ(), "NATS_URL="+tt.natsURL(t), "DATABASE_URL=")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("bench --suite: %v\n%s", err, out)
+			}
+			for _, want := range []string{"ratio ingest / bare", "median of 3 runs", "ack p50 / p99", "ingest alone: ack p50 / p99", "machine pauses"} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("the table lacks %q:\n%s", want, out)
+				}
+			}
+			if !regexp.MustCompile(`(?m)^\s+ack p50 / p99 .*median of 3 runs`).Match(out) {
+				t.Errorf("half saturation's p99 is not the median of 3 runs:\n%s", out)
+			}
+			// Saturation's one run, then half saturation's three together.
+			stored := regexp.MustCompile(`(?m)^\s+exactly-once\s+OK\s+(\d+) deliveries`).FindAllSubmatch(out, -1)
+			if len(stored) != 2 || !strings.Contains(string(out), "in 3 runs, each checked") {
+				t.Fatalf("exactly-once OK %d times, want 2 (saturation, and half saturation's 3 runs):\n%s", len(stored), out)
+			}
+			want := 0
+			for _, m := range stored {
+				n, _ := strconv.Atoi(string(m[1]))
+				want += n
+			}
+			ctx := context.Background()
+			db, err := pgx.Connect(ctx, databaseURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close(ctx)
+			var got int
+			if err := db.QueryRow(ctx, "SELECT count(*) FROM deliveries").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("Postgres holds %d deliveries, the table says hooklane all stored %d", got, want)
+			}
+		})
 	}
 }
