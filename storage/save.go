@@ -80,9 +80,12 @@ func (s *Store) Save(ctx context.Context, records []Record) (SaveResult, error) 
 	b := &pgx.Batch{}
 	for rest := records; len(rest) > 0; {
 		n, size := 1, recordBytes(&rest[0])
-		for n < len(rest) && size+recordBytes(&rest[n]) <= maxStatementBytes {
-			size += recordBytes(&rest[n])
-			n++
+		for ; n < len(rest); n++ {
+			next := recordBytes(&rest[n])
+			if size+next > maxStatementBytes {
+				break
+			}
+			size += next
 		}
 		b.Queue(saveSQL, saveArgs(rest[:n])...)
 		rest = rest[n:]
@@ -129,6 +132,10 @@ func recordBytes(r *Record) int {
 // saveArgs returns the arguments of saveSQL for records: a column array
 // each, the events' arrays linked to their record by its ordinal, from 1.
 func saveArgs(records []Record) []any {
+	events := 0
+	for i := range records {
+		events += len(records[i].Events)
+	}
 	var (
 		sources     = make([]string, len(records))
 		providers   = make([]string, len(records))
@@ -139,16 +146,16 @@ func saveArgs(records []Record) []any {
 		bodies      = make([][]byte, len(records))
 		receivedAts = make([]time.Time, len(records))
 
-		ordinals      []int64
-		types         []string
-		keys          []string
-		occurred      []pgtype.Timestamptz
-		accounts      []string
-		resourceTypes []string
-		resourceIDs   []string
-		conversations []string
-		phones        []string
-		payloads      []string
+		ordinals      = make([]int64, 0, events)
+		types         = make([]string, 0, events)
+		keys          = make([]string, 0, events)
+		occurred      = make([]pgtype.Timestamptz, 0, events)
+		accounts      = make([]string, 0, events)
+		resourceTypes = make([]string, 0, events)
+		resourceIDs   = make([]string, 0, events)
+		conversations = make([]string, 0, events)
+		phones        = make([]string, 0, events)
+		payloads      = make([]string, 0, events)
 	)
 	for i := range records {
 		d := &records[i].Delivery
