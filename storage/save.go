@@ -29,8 +29,9 @@ type SaveResult struct {
 // saveSQL stores a batch of records in one statement: each delivery once per
 // (source, dedupe key), then the events of the deliveries that were new,
 // skipping events already stored. Rows go in in key order, so that workers
-// saving overlapping batches take their locks in one order, and an event two
-// new deliveries carry is stored with the first of them by dedupe key. A
+// saving overlapping batches take their locks in one order (within each
+// statement; a batch split by size takes several), and an event two new
+// deliveries carry is stored with the first of them by dedupe key. A
 // NULL body is an empty one. The row counts deliveries and events inserted.
 const saveSQL = `
 WITH input AS (
