@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	jsonv1 "github.com/go-json-experiment/json/v1"
+	"github.com/hooklane/hooklane/internal/stdjson"
 )
 
 // Action is what the user did in the flow, normalized to lower case.
@@ -99,7 +99,7 @@ func ParsePlatica(body []byte, source string) (*Request, error) {
 		} `json:"data"`
 	}
 	// On ingest's hot path: encoding/json's semantics, decoded faster.
-	if err := jsonv1.Unmarshal(body, &env); err != nil {
+	if err := stdjson.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if env.Data == nil || env.Data.FlowExchange == nil {

@@ -7,38 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	// encoding/json's semantics, decoded by the implementation that is
-	// encoding/json/v2 in the making: the same values and errors, two to
-	// three times faster and with a third of the allocations
-	// (BenchmarkInspect, BenchmarkEvents).
-	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
+
+	"github.com/hooklane/hooklane/internal/stdjson"
 )
-
-// streamingV1 is encoding/json's semantics but for how errors are reported:
-// the input is decoded in one streaming pass, not validated whole first, and
-// the first error ends the decode.
-var streamingV1 = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false))
-
-// unmarshal is jsonv1.Unmarshal, in one pass where it can, which takes a
-// quarter less time on well-formed deliveries (BenchmarkInspect,
-// BenchmarkEvents). When the streaming decode
-// fails, v is zeroed and decoded again with the full legacy semantics, so
-// values and errors are exactly jsonv1.Unmarshal's.
-func unmarshal(b []byte, v any) error {
-	if jsonv2.Unmarshal(b, v, streamingV1) == nil {
-		return nil
-	}
-	reflect.ValueOf(v).Elem().SetZero()
-	return jsonv1.Unmarshal(b, v)
-}
 
 // unknownType names a delivery or event whose type the provider left out.
 const unknownType = "unknown"
@@ -88,7 +66,7 @@ func decodeObject(body []byte, v any) error {
 	if !isObject(body) {
 		return fmt.Errorf("%w: the top-level value is not an object", ErrNotJSON)
 	}
-	err := unmarshal(body, v)
+	err := stdjson.Unmarshal(body, v)
 	if _, ok := errors.AsType[*jsonv1.UnmarshalTypeError](err); ok {
 		return nil
 	}
@@ -102,7 +80,7 @@ func decodeObject(body []byte, v any) error {
 // accepted, into v. Such a value is valid JSON, so the only possible errors
 // are fields of an unexpected type, which are left empty as in decodeObject.
 func decodeItem(raw json.RawMessage, v any) {
-	_ = unmarshal(raw, v)
+	_ = stdjson.Unmarshal(raw, v)
 }
 
 // isObject reports whether b's first significant byte opens a JSON object.
