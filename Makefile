@@ -41,7 +41,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 	done
 
 microbench: ## Run the Go benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./ingest ./internal/provider ./storage ./flowlane
+	$(GO) test -run '^$$' -bench . -benchmem ./ingest ./internal/provider ./internal/stdjson ./storage ./flowlane
 
 # The driver runs in a session of its own with everything it starts: the
 # trap ends that process group, however make stops.
