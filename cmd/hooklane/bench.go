@@ -115,6 +115,10 @@ func runBench(ctx context.Context, args []string, e env) error {
 // Postgres.
 type measurement struct {
 	res *loadgen.Result
+	// cpu is the processor time the run took, where /proc tells: the
+	// machine's, the load generator's and, if server is set, the server's.
+	cpu    *loadgen.CPUSample
+	server int // the server's process id, if it runs here
 	// checked tells that Postgres was checked: the run's deliveries and
 	// events were expected, and drained once the workers caught up.
 	checked            bool
@@ -123,9 +127,10 @@ type measurement struct {
 	check              error // lost or doubled, or not drained in time
 }
 
-// measure runs load as lc says. With db, it then waits for the workers and
-// checks exactly-once.
-func measure(ctx context.Context, db *pgx.Conn, lc loadgen.Config, drainTimeout time.Duration) (*measurement, error) {
+// measure runs load as lc says, against the process server if it runs here
+// (else 0), and samples the processor time it takes. With db, it then waits
+// for the workers and checks exactly-once.
+func measure(ctx context.Context, db *pgx.Conn, lc loadgen.Config, server int, drainTimeout time.Duration) (*measurement, error) {
 	var base loadgen.Baseline
 	if db != nil {
 		var err error
@@ -133,11 +138,20 @@ func measure(ctx context.Context, db *pgx.Conn, lc loadgen.Config, drainTimeout 
 			return nil, err
 		}
 	}
+	pids := []int{os.Getpid()}
+	if server > 0 {
+		pids = append(pids, server)
+	}
+	cpuBefore, cpuErr := loadgen.SampleCPU(pids...)
 	res, sent, err := loadgen.Run(ctx, lc)
 	if err != nil {
 		return nil, err
 	}
-	m := &measurement{res: res}
+	m := &measurement{res: res, server: server}
+	if cpuAfter, err := loadgen.SampleCPU(pids...); cpuErr == nil && err == nil {
+		used := cpuAfter.Sub(cpuBefore)
+		m.cpu = &used
+	}
 	if db == nil {
 		return m, nil
 	}
@@ -202,7 +216,7 @@ func benchOnce(ctx context.Context, e env, cfg *config.Config, o benchOptions) e
 		URL: o.url, Generator: gen, Rate: o.rate, Concurrency: o.concurrency,
 		Duration: o.duration, Count: o.count, Progress: e.Stderr, Label: o.target,
 	}
-	m, err := measure(ctx, db, lc, o.drainTimeout)
+	m, err := measure(ctx, db, lc, 0, o.drainTimeout)
 	if err != nil {
 		return err
 	}
@@ -236,6 +250,9 @@ func writeRun(w io.Writer, m *measurement) {
 	}
 	if r.FlowsSent > 0 {
 		fmt.Fprintf(w, "flows\t%s; %s\n", flowCounts(r), latency(r.FlowLatency))
+	}
+	if busy, perRequest := cpuNote(m); busy != "" {
+		fmt.Fprintf(w, "CPU\t%s; %s\n", busy, perRequest)
 	}
 	if !m.checked {
 		return
@@ -410,14 +427,14 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		return loadgen.NewGenerator(loadgen.GeneratorConfig{Sources: loadgen.Sources(cfg), Retries: o.retries, Flows: o.flows})
 	}
 	saturate := loadgen.Config{Concurrency: cmp.Or(o.concurrency, suiteConcurrency), Duration: o.duration / 2, Progress: e.Stderr}
-	run := func(label, target string, db *pgx.Conn, lc loadgen.Config) (*measurement, error) {
+	run := func(label string, target *loadgen.Process, db *pgx.Conn, lc loadgen.Config) (*measurement, error) {
 		var err error
 		if lc.Generator, err = gen(); err != nil {
 			return nil, err
 		}
-		lc.URL, lc.Label = "http://"+target, label
+		lc.URL, lc.Label = "http://"+target.Addr, label
 		runtime.GC() // so that the last run's garbage does not burden this one
-		return measure(ctx, db, lc, o.drainTimeout)
+		return measure(ctx, db, lc, target.Pid(), o.drainTimeout)
 	}
 	// How steadily the machine runs threads, with the servers started and
 	// idle: the floor of every latency tail below.
@@ -427,13 +444,14 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	// moves by a tenth or more with the machine's noise, a tail by more, so
 	// the medians count.
 	type server struct {
-		label, addr string
-		db          *pgx.Conn // checked for exactly-once, if set
+		label string
+		proc  *loadgen.Process
+		db    *pgx.Conn // checked for exactly-once, if set
 	}
 	turns := func(lc loadgen.Config, a, b server) (as, bs []*measurement, err error) {
 		for range suiteRounds {
 			for i, s := range []server{a, b} {
-				m, err := run(s.label, s.addr, s.db, lc)
+				m, err := run(s.label, s.proc, s.db, lc)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -446,18 +464,18 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		}
 		return as, bs, nil
 	}
-	bares, alones, err := turns(saturate, server{"bare saturation", ref.Addr, nil}, server{"ingest alone saturation", ingestOnly.Addr, nil})
+	bares, alones, err := turns(saturate, server{"bare saturation", ref, nil}, server{"ingest alone saturation", ingestOnly, nil})
 	if err != nil {
 		return err
 	}
-	sat, err := run("hooklane saturation", all.Addr, db, saturate)
+	sat, err := run("hooklane saturation", all, db, saturate)
 	if err != nil {
 		return err
 	}
 	// At half of hooklane's saturation, ingest alone shows the latency with
 	// the persistence lane elsewhere, as the separate roles run in production.
 	half := loadgen.Config{Rate: sat.res.AcceptedPerSecond() / 2, Duration: o.duration, Progress: e.Stderr}
-	opens, openAlones, err := turns(half, server{"hooklane half saturation", all.Addr, db}, server{"ingest alone, same load", ingestOnly.Addr, nil})
+	opens, openAlones, err := turns(half, server{"hooklane half saturation", all, db}, server{"ingest alone, same load", ingestOnly, nil})
 	if err != nil {
 		return err
 	}
@@ -486,10 +504,18 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, pauses loadge
 		pauses.Over1ms, pauses.Over5ms, pauses.Threads, pauses.Duration))
 	row("mix", fmt.Sprintf("%d sources", len(cfg.Sources)), fmt.Sprintf("%.0f%% exact retries, %.0f%% flow requests", 100*o.retries, 100*o.flows))
 	row("saturation", "closed loop", fmt.Sprintf("%d in flight, %s each", saturate.Concurrency, saturate.Duration))
+	cpuRow := func(m *measurement) {
+		if busy, perRequest := cpuNote(m); busy != "" {
+			row("    CPU", busy, perRequest)
+		}
+	}
 	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), spread(bares, throughput, "%.0f"), ackNote(bare.res.Ack))
+	cpuRow(bare)
 	row("  hooklane ingest alone", perSecond(alone.res.AcceptedPerSecond(), "req"), spread(alones, throughput, "%.0f"), ackNote(alone.res.Ack), "no worker, on the reference's NATS")
+	cpuRow(alone)
 	row("  ratio ingest / bare", fmt.Sprintf("%.2f", alone.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
 	row("  hooklane all limit", perSecond(sat.res.AcceptedPerSecond(), "req"), ackNote(sat.res.Ack), "workers and Postgres on the same CPUs")
+	cpuRow(sat)
 	row("  ratio all / bare", fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
 	row("  end-to-end", perSecond(sat.drained.EventsPerSecond(sat.res.Start), "events"), "first request to last row stored", lag(sat))
 	row("  exactly-once", verdict(sat), detail(sat))
@@ -497,6 +523,7 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, pauses loadge
 	row("  accepted", perSecond(open.res.AcceptedPerSecond(), "req"))
 	row("  ack p50 / p99", ms(open.res.Ack.P50)+" / "+ms(open.res.Ack.P99),
 		"p90 "+ms(open.res.Ack.P90), "max "+ms(open.res.Ack.Max), spread(opens, ackP99, "%.2fms"), "from the scheduled time")
+	cpuRow(open)
 	row("  end-to-end", perSecond(open.drained.EventsPerSecond(open.res.Start), "events"), lag(open))
 	verdictAll, detailAll := checkAll(opens)
 	row("  exactly-once", verdictAll, detailAll)
@@ -506,7 +533,31 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, pauses loadge
 	row("  ingest alone: ack p50 / p99", ms(openAlone.res.Ack.P50)+" / "+ms(openAlone.res.Ack.P99),
 		"p90 "+ms(openAlone.res.Ack.P90), "max "+ms(openAlone.res.Ack.Max), spread(openAlones, ackP99, "%.2fms"),
 		"the same load, with no worker or Postgres beside it")
+	cpuRow(openAlone)
 	_ = w.Flush()
+}
+
+// cpuNote says how busy the machine's CPUs were during m's load, and what
+// a request took of them: the server's share (when it runs here), the load
+// generator's, and the rest's (NATS when it runs apart, Postgres, anything
+// else). Both are empty where /proc does not tell.
+func cpuNote(m *measurement) (busy, perRequest string) {
+	c := m.cpu
+	if c == nil || c.Total <= 0 || m.res.Sent == 0 {
+		return "", ""
+	}
+	per := func(d time.Duration) string {
+		return fmt.Sprintf("%.0fµs", float64(max(d, 0))/float64(time.Microsecond)/float64(m.res.Sent))
+	}
+	generator := c.Procs[os.Getpid()]
+	var parts []string
+	rest := c.Busy - generator
+	if m.server > 0 {
+		parts = append(parts, "server "+per(c.Procs[m.server]))
+		rest -= c.Procs[m.server]
+	}
+	parts = append(parts, "load generator "+per(generator), "the rest "+per(rest))
+	return fmt.Sprintf("%.0f%% busy", 100*float64(c.Busy)/float64(c.Total)), "a request: " + strings.Join(parts, ", ")
 }
 
 // checkAll is verdict and detail for runs: the first failure, else what

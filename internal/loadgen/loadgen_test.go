@@ -271,6 +271,12 @@ sources:
 			if !regexp.MustCompile(`(?m)^\s+ack p50 / p99 .*median of 3 runs`).Match(out) {
 				t.Errorf("half saturation's p99 is not the median of 3 runs:\n%s", out)
 			}
+			// Where each run's processor time went: the reference, ingest
+			// alone and all at saturation, all and ingest alone at half.
+			cpu := regexp.MustCompile(`(?m)^\s+CPU\s+\d+% busy\s+a request: server [1-9]\d*µs, load generator [1-9]\d*µs, the rest \d+µs$`)
+			if n := len(cpu.FindAll(out, -1)); n != 5 {
+				t.Errorf("%d CPU rows, want 5 (one a server, at saturation and at half):\n%s", n, out)
+			}
 			// Saturation's one run, then half saturation's three together.
 			stored := regexp.MustCompile(`(?m)^\s+exactly-once\s+OK\s+(\d+) deliveries`).FindAllSubmatch(out, -1)
 			if len(stored) != 2 || !strings.Contains(string(out), "in 3 runs, each checked") {
