@@ -35,10 +35,11 @@ import (
 const benchUsage = `usage: hooklane bench [flags]
 
 Sends signed deliveries of every configured source to a running hooklane
-(or, with --target bare, to hooklane bench-reference), prints latency and
-throughput, then waits for the workers and checks that Postgres holds every
-acknowledged event exactly once. It fails when anything is lost or doubled,
-and on any 4xx, 5xx or unanswered request unless --allow-errors.
+(or, with --target bare, to hooklane bench-reference), prints latency,
+throughput and how busy the CPUs were, then waits for the workers and
+checks that Postgres holds every acknowledged event exactly once. It fails
+when anything is lost or doubled, and on any 4xx, 5xx or unanswered request
+unless --allow-errors.
 
 --suite runs the whole comparison instead: it starts "hooklane all",
 "hooklane bench-reference" and "hooklane ingest" itself (all embeds its
