@@ -1,9 +1,11 @@
 package loadgen_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -208,6 +210,33 @@ sources:
 	}
 	if bare.Accepted != 100 {
 		t.Errorf("bench-reference accepted %d of 100: %v %v", bare.Accepted, bare.Status, bare.Errors)
+	}
+
+	// It answers an accepted delivery with the very answer ingest gives.
+	req, _ := gen.Next()
+	for req.Flow {
+		req, _ = gen.Next()
+	}
+	var answers []string
+	for _, server := range []string{hooklane, reference} {
+		hr, err := http.NewRequest(http.MethodPost, server+"/webhooks/"+req.Source.Name, bytes.NewReader(req.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.Header, hr.Close = req.Header.Clone(), true
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, fmt.Sprintf("%d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body))
+	}
+	if answers[0] != answers[1] {
+		t.Errorf("to one delivery, hooklane answered %s, bench-reference %s", answers[0], answers[1])
 	}
 }
 
