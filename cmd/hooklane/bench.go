@@ -687,7 +687,7 @@ func tail(path string, n int) string {
 // embedded as hooklane all embeds its own, storing beside it.
 // referenceAnswer is what ingest answers an accepted delivery. An empty
 // answer would spare the reference's HTTP server, and the load generator's
-// client, work that no receiver can skip: about 10 µs a request each on the
+// client, work that no receiver can skip: 5 to 10 µs a request each on the
 // suite's machine.
 const referenceAnswer = `{"ok":true}` + "\n"
 
