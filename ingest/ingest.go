@@ -306,7 +306,11 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, src *Source, st
 	writeBody(w, status, errorBody(reason))
 }
 
-var okBody = []byte(`{"ok":true}` + "\n")
+// AcceptedAnswer is the body of the 200 that acknowledges a queued
+// delivery, as JSON: WhatzMeAPI requires {"ok":true}.
+const AcceptedAnswer = `{"ok":true}` + "\n"
+
+var okBody = []byte(AcceptedAnswer)
 
 func errorBody(reason string) []byte {
 	b, _ := jsonString(reason)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hooklane/hooklane/ingest"
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/delivery"
 	"github.com/hooklane/hooklane/internal/httpserver"
@@ -684,13 +685,10 @@ func tail(path string, n int) string {
 // its own, then answers 200 with the body ingest answers, which WhatzMeAPI
 // requires of any receiver; nothing else: no inspection, no metadata, no
 // deduplication, no flow answers. Its NATS is the configured one, or one
-// embedded as hooklane all embeds its own, storing beside it.
-// referenceAnswer is what ingest answers an accepted delivery. An empty
-// answer would spare the reference's HTTP server, and the load generator's
-// client, work that no receiver can skip: 5 to 10 µs a request each on the
-// suite's machine.
-const referenceAnswer = `{"ok":true}` + "\n"
-
+// embedded as hooklane all embeds its own, storing beside it. An empty
+// answer would spare its HTTP server, and the load generator's client, work
+// that no receiver can skip: 5 to 10 µs a request each on the suite's
+// machine.
 func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
 	own := *cfg
 	own.NATS.StoreDir += "-reference"
@@ -744,9 +742,9 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(referenceAnswer)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(ingest.AcceptedAnswer)))
 		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, referenceAnswer)
+		_, _ = io.WriteString(w, ingest.AcceptedAnswer)
 	})
 	return p.run(ctx)
 }
