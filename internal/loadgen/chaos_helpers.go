@@ -24,11 +24,11 @@ func (p *Process) Err() error {
 	return p.err
 }
 
-// NewRequest returns a delivery of src with body, signed as src's provider
-// signs (with its bearer token, if any). kind names what it is, for
-// messages. Verify finds its rows only if body holds the run's id.
+// NewRequest returns a delivery of src with body and the headers src's
+// provider sends: its signature, its bearer token if any. kind names what
+// it is, for messages. Verify finds its rows only if body holds the run's id.
 func NewRequest(src *Source, kind string, flow bool, body []byte) *Request {
-	return &Request{Source: src, Kind: kind, Flow: flow, Body: body, Header: sign(src, body)}
+	return &Request{Source: src, Kind: kind, Flow: flow, Body: body, Header: providerHeaders(src, body)}
 }
 
 // NewSent returns an empty record of what the run runID sent, for requests

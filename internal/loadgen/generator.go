@@ -21,6 +21,7 @@ import (
 
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/internal/stdjson"
 )
 
 // Source is a configured webhook source the generator sends to.
@@ -127,7 +128,7 @@ type Request struct {
 	Kind   string // the sample it is made from, e.g. "meta/statuses"
 	Flow   bool   // a whatsapp.flows.* request, answered synchronously
 	Body   []byte
-	Header http.Header // Content-Type, the signature, Authorization if any
+	Header http.Header // the provider's headers: the signature, Authorization if any
 }
 
 // Keys are the rows a Request should leave in Postgres, as hooklane's
@@ -314,7 +315,7 @@ func (g *Generator) newRequest(k *kind, src *Source, ref string) *Request {
 	if err := k.tmpl.Execute(&body, f); err != nil {
 		panic(err) // the templates are fixed, and each is tested
 	}
-	req := &Request{Source: src, Kind: k.name, Flow: k.flow, Body: body.Bytes(), Header: sign(src, body.Bytes())}
+	req := &Request{Source: src, Kind: k.name, Flow: k.flow, Body: body.Bytes(), Header: providerHeaders(src, body.Bytes())}
 	for _, then := range k.then {
 		g.pending = append(g.pending, followUp{kind: kindByName[then], src: src, ref: id})
 	}
@@ -326,9 +327,14 @@ func (g *Generator) newRequest(k *kind, src *Source, ref string) *Request {
 	return req
 }
 
-// sign returns the headers src's provider sends with body.
-func sign(src *Source, body []byte) http.Header {
+// providerHeaders returns the headers src's provider sends with body: the
+// signature, the bearer token if any, and for Platica its documented
+// User-Agent and the X-Webhook-* headers that repeat the envelope.
+func providerHeaders(src *Source, body []byte) http.Header {
 	h := http.Header{"Content-Type": {"application/json"}, "User-Agent": {"hooklane-loadgen"}}
+	if src.Provider == "platica" {
+		setPlaticaHeaders(h, src, body)
+	}
 	if src.Secret != nil {
 		s := signatures[src.Provider]
 		mac := hmac.New(sha256.New, src.Secret)
@@ -339,4 +345,26 @@ func sign(src *Source, body []byte) http.Header {
 		h.Set("Authorization", "Bearer "+src.BearerToken)
 	}
 	return h
+}
+
+// setPlaticaHeaders sets the headers Platica sends with every event, from
+// body's envelope; a body that is no envelope gets none of them.
+func setPlaticaHeaders(h http.Header, src *Source, body []byte) {
+	var envelope struct {
+		ID           string `json:"id"`
+		Event        string `json:"event"`
+		Timestamp    string `json:"timestamp"`
+		ResourceType string `json:"resourceType"`
+		ResourceID   string `json:"resourceId"`
+	}
+	if stdjson.Unmarshal(body, &envelope) != nil {
+		return
+	}
+	h.Set("User-Agent", "Platica-Webhooks/1.0")
+	h.Set("X-Webhook-Event", envelope.Event)
+	h.Set("X-Webhook-Id", "wh_"+src.Name) // the webhook configuration
+	h.Set("X-Webhook-Event-Id", envelope.ID)
+	h.Set("X-Webhook-Resource-Type", envelope.ResourceType)
+	h.Set("X-Webhook-Resource-Id", envelope.ResourceID)
+	h.Set("X-Webhook-Timestamp", envelope.Timestamp)
 }

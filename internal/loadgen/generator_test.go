@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"encoding/json"
 	"maps"
 	"regexp"
 	"slices"
@@ -31,6 +32,30 @@ func verify(t *testing.T, req *Request) {
 	}
 	if tok := req.Source.BearerToken; tok != "" && req.Header.Get("Authorization") != "Bearer "+tok {
 		t.Errorf("%s: Authorization %q", req.Kind, req.Header.Get("Authorization"))
+	}
+}
+
+// checkPlaticaHeaders checks that a Platica request carries the headers
+// Platica documents, each equal to its envelope field.
+func checkPlaticaHeaders(t *testing.T, req *Request) {
+	t.Helper()
+	var envelope map[string]any
+	if err := json.Unmarshal(req.Body, &envelope); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"User-Agent":              "Platica-Webhooks/1.0",
+		"X-Webhook-Event":         envelope["event"].(string),
+		"X-Webhook-Id":            "wh_" + req.Source.Name,
+		"X-Webhook-Event-Id":      envelope["id"].(string),
+		"X-Webhook-Resource-Type": envelope["resourceType"].(string),
+		"X-Webhook-Resource-Id":   envelope["resourceId"].(string),
+		"X-Webhook-Timestamp":     envelope["timestamp"].(string),
+	}
+	for name, value := range want {
+		if got := req.Header.Get(name); got != value || value == "" {
+			t.Errorf("%s: %s %q, want %q", req.Kind, name, got, value)
+		}
 	}
 }
 
@@ -75,6 +100,9 @@ func TestKinds(t *testing.T) {
 			req := g.newRequest(k, sourceOf(g, prov), "lgtest-ref")
 			id := "lgtest-" + strconv.Itoa(g.seq)
 			verify(t, req)
+			if prov == "platica" {
+				checkPlaticaHeaders(t, req)
+			}
 			if !bytes.Contains(req.Body, []byte("lgtest-")) {
 				t.Errorf("body lacks the run id: %s", req.Body)
 			}
