@@ -18,10 +18,20 @@ import (
 	"github.com/hooklane/hooklane/internal/delivery"
 )
 
-// platicaDelivery returns the i-th distinct signed Platica delivery.
-func platicaDelivery(i int64) (string, string) {
-	body := fmt.Sprintf(`{"id":"bench-%d","event":"message.created","workspaceId":"ws_456","timestamp":"2026-05-06T19:00:30.000Z","source":"whatsapp","resourceType":"message","resourceId":"msg_%d","changes":null,"data":{"message":{"id":"msg_%d","text":"Hola, ¿tienen menú?","direction":"inbound"},"conversation":{"id":"conv_123","phoneNumber":"+5215555555555"}}}`, i, i, i)
-	return body, sign(platicaSecret, body)
+// platicaDelivery returns the i-th distinct signed Platica delivery as a
+// request to path, with the headers Platica sends.
+func platicaDelivery(path string, i int64) *http.Request {
+	id, resource := fmt.Sprintf("bench-%d", i), fmt.Sprintf("msg_%d", i)
+	body := fmt.Sprintf(`{"id":"%s","event":"message.created","workspaceId":"ws_456","timestamp":"2026-05-06T19:00:30.000Z","source":"whatsapp","resourceType":"message","resourceId":"%s","changes":null,"data":{"message":{"id":"%s","text":"Hola, ¿tienen menú?","direction":"inbound"},"conversation":{"id":"conv_123","phoneNumber":"+5215555555555"}}}`, id, resource, resource)
+	return post(path, body,
+		"User-Agent", "Platica-Webhooks/1.0",
+		"X-Webhook-Event", "message.created",
+		"X-Webhook-Id", "wh_bench",
+		"X-Webhook-Event-Id", id,
+		"X-Webhook-Resource-Type", "message",
+		"X-Webhook-Resource-Id", resource,
+		"X-Webhook-Timestamp", "2026-05-06T19:00:30.000Z",
+		"X-Webhook-Signature", sign(platicaSecret, body))
 }
 
 // BenchmarkIngest measures hooklane's handler: bounded read, signature,
@@ -32,8 +42,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			body, sig := platicaDelivery(n.Add(1))
-			rec := r.do(post("/webhooks/platica", body, "X-Webhook-Signature", sig))
+			rec := r.do(platicaDelivery("/webhooks/platica", n.Add(1)))
 			if rec.Code != http.StatusOK {
 				b.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
@@ -99,9 +108,8 @@ func benchmarkBare(b *testing.B, publish func(ctx context.Context, req *http.Req
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			body, sig := platicaDelivery(n.Add(1))
 			rec := httptest.NewRecorder()
-			bare.ServeHTTP(rec, post("/", body, "X-Webhook-Signature", sig))
+			bare.ServeHTTP(rec, platicaDelivery("/", n.Add(1)))
 			if rec.Code != http.StatusOK {
 				b.Fatalf("status %d", rec.Code)
 			}
