@@ -109,33 +109,8 @@ sources:
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	logs := &testlog.Buffer{}
-	go func() {
-		done <- run(ctx, []string{"all", "--config", cfgFile}, env{
-			Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: logs,
-			Listening: func(a net.Addr) { addr <- a },
-		})
-	}()
-	var g gateway
-	select {
-	case a := <-addr:
-		g = gateway{url: "http://" + a.String(), db: db}
-	case err := <-done:
-		cancel()
-		t.Fatalf("hooklane all did not start: %v\n%s", err, logs)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatalf("hooklane all did not listen within 60s\n%s", logs)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("hooklane all stopped with %v\n%s", err, logs)
-		}
-	})
+	addr, logs := startRole(t, "all", cfgFile, func(string) string { return "" })
+	g := gateway{url: "http://" + addr, db: db}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(g.url + "/readyz")
@@ -150,6 +125,40 @@ sources:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startRole runs "hooklane <role>" with cfgFile and getenv until the test
+// ends, when it must stop cleanly, and returns the address it serves on
+// once it listens, and its log.
+func startRole(t *testing.T, role, cfgFile string, getenv func(string) string) (string, *testlog.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	logs := &testlog.Buffer{}
+	go func() {
+		done <- run(ctx, []string{role, "--config", cfgFile}, env{
+			Getenv: getenv, Stdout: io.Discard, Stderr: logs,
+			Listening: func(a net.Addr) { addr <- a },
+		})
+	}()
+	select {
+	case a := <-addr:
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("hooklane %s stopped with %v\n%s", role, err, logs)
+			}
+		})
+		return a.String(), logs
+	case err := <-done:
+		cancel()
+		t.Fatalf("hooklane %s did not start: %v\n%s", role, err, logs)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("hooklane %s did not listen within 60s\n%s", role, logs)
+	}
+	return "", nil
 }
 
 func (g *gateway) send(t *testing.T, v vector) *http.Response {

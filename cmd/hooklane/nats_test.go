@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooklane/hooklane/internal/config"
-	"github.com/hooklane/hooklane/internal/testlog"
 )
 
 // natsConfig writes a config with one source and the NATS store in dir.
@@ -43,32 +41,13 @@ func TestNATSServesJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := natsConfig(t, t.TempDir())
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	logs := &testlog.Buffer{}
-	go func() {
-		done <- run(ctx, []string{"nats", "--config", cfgFile}, env{
-			Getenv: func(k string) string {
-				if k == config.EnvNATSListen {
-					return listen
-				}
-				return ""
-			},
-			Stdout: io.Discard, Stderr: logs,
-			Listening: func(a net.Addr) { addr <- a },
-		})
-	}()
-	var health string
-	select {
-	case a := <-addr:
-		health = "http://" + a.String() + "/readyz"
-	case err := <-done:
-		cancel()
-		t.Fatalf("hooklane nats did not start: %v\n%s", err, logs)
-	}
-	resp, err := http.Get(health)
+	addr, logs := startRole(t, "nats", natsConfig(t, t.TempDir()), func(k string) string {
+		if k == config.EnvNATSListen {
+			return listen
+		}
+		return ""
+	})
+	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,21 +66,16 @@ func TestNATSServesJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-	defer scancel()
-	if _, err := js.CreateStream(sctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Publish(sctx, "t.1", []byte("stored")); err != nil {
+	if _, err := js.Publish(ctx, "t.1", []byte("stored")); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "nats://"+listen) {
 		t.Errorf("the log does not name nats://%s:\n%s", listen, logs)
-	}
-
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("hooklane nats stopped with %v\n%s", err, logs)
 	}
 }
 
