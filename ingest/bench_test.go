@@ -75,7 +75,7 @@ func BenchmarkBareHandler(b *testing.B) {
 			d := delivery.Delivery{
 				Source: "platica", Provider: "platica", EventType: "message.created",
 				DedupeKey: "bench-" + strconv.FormatInt(n.Add(1), 10), ReceivedAt: time.Now(),
-				Headers: keptHeaders(req.Header, keep), Body: body,
+				Headers: delivery.KeptHeaders(req.Header, keep), Body: body,
 			}
 			_, err := r.js.PublishMsg(ctx, d.Msg(r.handler.cfg.SubjectPrefix), r.handler.publishOpts...)
 			return err

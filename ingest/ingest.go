@@ -193,7 +193,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 		DedupeKey:  summary.DedupeKey,
 		ReceivedAt: start,
 		RequestID:  httpserver.RequestID(r.Context()),
-		Headers:    keptHeaders(r.Header, src.keepHeaders),
+		Headers:    delivery.KeptHeaders(r.Header, src.keepHeaders),
 		Body:       body,
 	}
 	if summary.Flow && h.cfg.Flows != nil {
@@ -322,16 +322,4 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// keptHeaders copies the named headers, which the provider lists in
-// canonical form, from the request.
-func keptHeaders(h http.Header, names []string) http.Header {
-	kept := make(http.Header, len(names))
-	for _, name := range names {
-		if v, ok := h[name]; ok {
-			kept[name] = v
-		}
-	}
-	return kept
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooklane/hooklane/ingest"
 	"github.com/hooklane/hooklane/internal/config"
@@ -56,6 +59,7 @@ flags:`
 // benchOptions are the flags of "hooklane bench".
 type benchOptions struct {
 	url, databaseURL, target string
+	reference                string
 	rate                     float64
 	concurrency              int
 	duration                 time.Duration
@@ -79,6 +83,7 @@ func runBench(ctx context.Context, args []string, e env) error {
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base `URL` of the server under test")
 	fs.StringVar(&o.databaseURL, "database-url", "", "Postgres to check (default: the config's)")
 	fs.StringVar(&o.target, "target", "hooklane", "hooklane, or bare for hooklane bench-reference (nothing to check)")
+	fs.StringVar(&o.reference, "reference", referenceBody, "with --suite, what the reference publishes: body, or message (the message ingest publishes for the delivery)")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: requests per second, scheduled on a clock")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "closed loop: requests in flight (default 32; 128 with --suite); open loop: the most in flight (default 512)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send (the open loop's, with --suite)")
@@ -100,6 +105,9 @@ func runBench(ctx context.Context, args []string, e env) error {
 	}
 	if o.target != "hooklane" && o.target != "bare" {
 		return fmt.Errorf("bench: --target %q: want hooklane or bare", o.target)
+	}
+	if o.reference != referenceBody && o.reference != referenceMessage {
+		return fmt.Errorf("bench: --reference %q: want %s or %s", o.reference, referenceBody, referenceMessage)
 	}
 	if *configPath == "" {
 		return errors.New("bench: no config file: pass --config FILE or set HOOKLANE_CONFIG")
@@ -409,7 +417,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	}
 	defer func() { err = errors.Join(err, stopNATS()) }()
 	natsURL := "nats://" + natsAddr
-	ref, stopRef, err := start("bench-reference", config.EnvNATSURL+"="+natsURL)
+	ref, stopRef, err := start("bench-reference", config.EnvNATSURL+"="+natsURL, envReferencePublishes+"="+o.reference)
 	if err != nil {
 		return err
 	}
@@ -512,14 +520,18 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, pauses loadge
 			row("    CPU", busy, perRequest)
 		}
 	}
-	row("  bare reference limit", perSecond(bare.res.AcceptedPerSecond(), "req"), spread(bares, throughput, "%.0f"), ackNote(bare.res.Ack))
+	refLabel, refShort := "bare reference", "bare"
+	if o.reference == referenceMessage {
+		refLabel, refShort = "reference (ingest's message)", "reference"
+	}
+	row("  "+refLabel+" limit", perSecond(bare.res.AcceptedPerSecond(), "req"), spread(bares, throughput, "%.0f"), ackNote(bare.res.Ack))
 	cpuRow(bare)
 	row("  hooklane ingest alone", perSecond(alone.res.AcceptedPerSecond(), "req"), spread(alones, throughput, "%.0f"), ackNote(alone.res.Ack), "no worker, on the reference's NATS")
 	cpuRow(alone)
-	row("  ratio ingest / bare", fmt.Sprintf("%.2f", alone.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
+	row("  ratio ingest / "+refShort, fmt.Sprintf("%.2f", alone.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
 	row("  hooklane all limit", perSecond(sat.res.AcceptedPerSecond(), "req"), ackNote(sat.res.Ack), "workers and Postgres on the same CPUs")
 	cpuRow(sat)
-	row("  ratio all / bare", fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
+	row("  ratio all / "+refShort, fmt.Sprintf("%.2f", sat.res.AcceptedPerSecond()/bare.res.AcceptedPerSecond()))
 	row("  end-to-end", perSecond(sat.drained.EventsPerSecond(sat.res.Start), "events"), "first request to last row stored", lag(sat))
 	row("  exactly-once", verdict(sat), detail(sat))
 	row("half saturation", "open loop", fmt.Sprintf("%.0f req/s offered for %s each run", half.Rate, half.Duration))
@@ -679,17 +691,32 @@ func tail(path string, n int) string {
 	return string(bytes.Join(lines, nil))
 }
 
+// envReferencePublishes says what "hooklane bench-reference" publishes:
+// referenceBody, the default, or referenceMessage.
+const (
+	envReferencePublishes = "HOOKLANE_REFERENCE_PUBLISHES"
+	referenceBody         = "body"
+	referenceMessage      = "message"
+	referenceEventType    = "reference"
+)
+
 // runBenchReference is "hooklane bench-reference": the floor hooklane's
 // ingest is measured against. POST /webhooks/{source} reads the body,
 // checks the source's HMAC and awaits a JetStream publish on a stream of
 // its own, then answers 200 with the body ingest answers, which WhatzMeAPI
-// requires of any receiver; nothing else: no inspection, no metadata, no
-// deduplication, no flow answers. Its NATS is the configured one, or one
-// embedded as hooklane all embeds its own, storing beside it. An empty
-// answer would spare its HTTP server, and the load generator's client, work
-// that no receiver can skip: 5 to 10 µs a request each on the suite's
-// machine.
+// requires of any receiver; nothing else: no inspection, no flow answers.
+// It publishes the body alone, or with HOOKLANE_REFERENCE_PUBLISHES=message
+// the message ingest would publish for the delivery: its Nats-Msg-Id (from
+// the body's SHA-256, as no JSON is read), metadata and kept headers, and
+// the expected stream. Its NATS is the configured one, or one embedded as
+// hooklane all embeds its own, storing beside it. An empty answer would
+// spare its HTTP server, and the load generator's client, work that no
+// receiver can skip: 5 to 10 µs a request each on the suite's machine.
 func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
+	publishes := cmp.Or(e.Getenv(envReferencePublishes), referenceBody)
+	if publishes != referenceBody && publishes != referenceMessage {
+		return fmt.Errorf("%s=%q: want %s or %s", envReferencePublishes, publishes, referenceBody, referenceMessage)
+	}
 	own := *cfg
 	own.NATS.StoreDir += "-reference"
 	cfg = &own
@@ -707,14 +734,16 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 	}
 	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, stream)})
 	type source struct {
+		name     string
 		provider provider.Provider
 		secrets  [][]byte
 		subject  string
+		keep     []string // the headers ingest keeps
 	}
 	sources := make(map[string]source, len(cfg.Sources))
 	for _, s := range cfg.Sources {
 		prov, _ := provider.Lookup(s.Provider) // the config is validated
-		src := source{provider: prov, subject: delivery.EventSubject(prefix, s.Name, "reference")}
+		src := source{name: s.Name, provider: prov, subject: delivery.EventSubject(prefix, s.Name, referenceEventType), keep: prov.KeepHeaders()}
 		for _, secret := range s.Secrets {
 			src.secrets = append(src.secrets, []byte(secret))
 		}
@@ -737,7 +766,18 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.Ingest.PublishTimeout)
 		defer cancel()
-		if _, err := p.js.Publish(ctx, src.subject, body); err != nil {
+		if publishes == referenceMessage {
+			sum := sha256.Sum256(body)
+			d := delivery.Delivery{
+				Source: src.name, Provider: src.provider.Name(), EventType: referenceEventType,
+				DedupeKey: hex.EncodeToString(sum[:]), ReceivedAt: time.Now(), RequestID: httpserver.RequestID(r.Context()),
+				Headers: delivery.KeptHeaders(r.Header, src.keep), Body: body,
+			}
+			_, err = p.js.PublishMsg(ctx, d.Msg(prefix), jetstream.WithExpectStream(stream))
+		} else {
+			_, err = p.js.Publish(ctx, src.subject, body)
+		}
+		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
