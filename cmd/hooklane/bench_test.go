@@ -75,12 +75,7 @@ sources:
 				}
 			}
 
-			nc, err := nats.Connect(natsURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
+			js, err := jetstream.New(natstest.ConnectURL(t, natsURL))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooklane/hooklane/internal/config"
+	"github.com/hooklane/hooklane/internal/natstest"
 )
 
 // natsConfig writes a config with one source and the NATS store in dir.
@@ -57,12 +57,7 @@ func TestNATSServesJetStream(t *testing.T) {
 	}
 
 	// Another process's role joins it over TCP and stores a message.
-	nc, err := nats.Connect("nats://" + listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(natstest.ConnectURL(t, "nats://"+listen))
 	if err != nil {
 		t.Fatal(err)
 	}
