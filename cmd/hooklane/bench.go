@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -767,10 +765,9 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.Ingest.PublishTimeout)
 		defer cancel()
 		if publishes == referenceMessage {
-			sum := sha256.Sum256(body)
 			d := delivery.Delivery{
 				Source: src.name, Provider: src.provider.Name(), EventType: referenceEventType,
-				DedupeKey: hex.EncodeToString(sum[:]), ReceivedAt: time.Now(), RequestID: httpserver.RequestID(r.Context()),
+				DedupeKey: provider.BodyHash(body), ReceivedAt: time.Now(), RequestID: httpserver.RequestID(r.Context()),
 				Headers: delivery.KeptHeaders(r.Header, src.keep), Body: body,
 			}
 			_, err = p.js.PublishMsg(ctx, d.Msg(prefix), jetstream.WithExpectStream(stream))

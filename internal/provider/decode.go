@@ -89,8 +89,9 @@ func isObject(b []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
-// bodyHash is the hex SHA-256 of b, the key of what carries no id of its own.
-func bodyHash(b []byte) string {
+// BodyHash is the hex SHA-256 of b, the dedupe key of what carries no id
+// of its own.
+func BodyHash(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -100,7 +101,7 @@ func bodyHash(b []byte) string {
 // that lacks an id is still stored once, apart from every item unlike it.
 func naturalKey(kind string, raw []byte, parts ...string) string {
 	if len(parts) == 0 || slices.Contains(parts, "") {
-		return kind + ":" + bodyHash(raw)
+		return kind + ":" + BodyHash(raw)
 	}
 	return kind + ":" + strings.Join(parts, ":")
 }

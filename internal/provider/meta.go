@@ -76,7 +76,7 @@ func (meta) Inspect(body []byte) (Summary, error) {
 			fields = append(fields, orUnknown(change.Field))
 		}
 	}
-	return Summary{EventType: metaEventType(d.Object, fields), DedupeKey: bodyHash(body)}, nil
+	return Summary{EventType: metaEventType(d.Object, fields), DedupeKey: BodyHash(body)}, nil
 }
 
 // metaEventType is the field that all of a delivery's changes share (e.g.

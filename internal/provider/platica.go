@@ -57,7 +57,7 @@ func (platica) Inspect(body []byte) (Summary, error) {
 	}
 	key := string(e.ID)
 	if key == "" {
-		key = bodyHash(body)
+		key = BodyHash(body)
 	}
 	return Summary{
 		EventType: orUnknown(e.Event),

@@ -41,7 +41,7 @@ func (whapi) Inspect(body []byte) (Summary, error) {
 	if err := decodeObject(body, &e); err != nil {
 		return Summary{}, err
 	}
-	return Summary{EventType: orUnknown(e.EventType), DedupeKey: bodyHash(body)}, nil
+	return Summary{EventType: orUnknown(e.EventType), DedupeKey: BodyHash(body)}, nil
 }
 
 // Events returns the delivery's one event. A message is keyed by its id, an

@@ -58,7 +58,7 @@ func (whatzmeapi) Inspect(body []byte) (Summary, error) {
 	if err := decodeObject(body, &d); err != nil {
 		return Summary{}, err
 	}
-	return Summary{EventType: orUnknown(d.Event), DedupeKey: bodyHash(body)}, nil
+	return Summary{EventType: orUnknown(d.Event), DedupeKey: BodyHash(body)}, nil
 }
 
 // Events returns one event per message of a messages.upsert and one per
