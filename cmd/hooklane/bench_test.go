@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,19 +40,7 @@ func TestBenchReferencePublishes(t *testing.T) {
 		t.Run(cmp.Or(tt.publishes, "default"), func(t *testing.T) {
 			t.Parallel()
 			natsURL, prefix := natstest.URL(t), natstest.Prefix(t)
-			cfgFile := filepath.Join(t.TempDir(), "hooklane.yaml")
-			yaml := fmt.Sprintf(`
-addr: 127.0.0.1:0
-nats:
-  url: %q
-  subject_prefix: %s
-  stream: %s
-sources:
-  - {name: platica, provider: platica, secrets: [platica-test-secret]}
-`, natsURL, prefix, strings.ToUpper(prefix))
-			if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			cfgFile := writeConfig(t, fmt.Sprintf("  url: %q\n  subject_prefix: %s\n  stream: %s", natsURL, prefix, strings.ToUpper(prefix)))
 			addr, logs := startRole(t, "bench-reference", cfgFile, func(k string) string {
 				if k == envReferencePublishes {
 					return tt.publishes

@@ -21,14 +21,21 @@ import (
 // natsConfig writes a config with one source and the NATS store in dir.
 func natsConfig(t *testing.T, dir string) string {
 	t.Helper()
-	path := filepath.Join(dir, "hooklane.yaml")
+	return writeConfig(t, fmt.Sprintf("  store_dir: %q", filepath.Join(dir, "nats")))
+}
+
+// writeConfig writes a config with one Platica source and the given
+// settings of its nats section, and returns its path.
+func writeConfig(t *testing.T, nats string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hooklane.yaml")
 	yaml := fmt.Sprintf(`
 addr: 127.0.0.1:0
 nats:
-  store_dir: %q
+%s
 sources:
   - {name: platica, provider: platica, secrets: [platica-test-secret]}
-`, filepath.Join(dir, "nats"))
+`, nats)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
