@@ -6,7 +6,7 @@
 # The build is `make build`, the same as on a workstation; the Go version is
 # go.mod's (deploy/compose_test.go checks both).
 
-FROM golang:1.26.8-bookworm AS build
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -1,6 +1,9 @@
 # hooklane: `make help` lists the targets.
 
 GO        ?= go
+# go.mod names the Go release to build with; an older go fetches it through
+# the module proxy.
+export GOTOOLCHAIN ?= auto
 BIN       ?= bin/hooklane
 CONFIG    ?= hooklane.example.yaml
 FUZZTIME  ?= 10s
