@@ -22,11 +22,11 @@
 // # Wire protocol
 //
 // A request is a NATS message on <prefix>.flows.<source>.<flow id>.<action>
-// (see [delivery.FlowSubject]) whose data is the [Request] as JSON and whose
+// (see [FlowSubject]) whose data is the [Request] as JSON and whose
 // [HeaderDeadline] is the absolute deadline. The reply's data is the answer,
 // a JSON object. A failed responder replies with empty data and
 // [HeaderError] (and [HeaderErrorCode]), so hooklane falls back at once
 // rather than at the deadline. Responders in any language can speak it.
 //
-// [delivery.FlowSubject]: https://pkg.go.dev/github.com/hooklane/hooklane/internal/delivery#FlowSubject
+// [FlowSubject]: https://pkg.go.dev/github.com/hooklane/hooklane/internal/delivery#FlowSubject
 package flowlane

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 )
 
 // Outcome is how an exchange ended.
@@ -111,7 +111,7 @@ type Exchanger struct {
 
 // NewExchanger returns an Exchanger that sends requests over nc.
 func NewExchanger(nc *nats.Conn, cfg ExchangerConfig) *Exchanger {
-	cfg.Prefix = cmp.Or(cfg.Prefix, delivery.DefaultPrefix)
+	cfg.Prefix = cmp.Or(cfg.Prefix, hooklane.DefaultPrefix)
 	if cfg.Fallback == nil {
 		cfg.Fallback = []byte(Fallback)
 	}
@@ -156,7 +156,7 @@ func (x *Exchanger) Exchange(ctx context.Context, req *Request, b Budget) Result
 	case ActionError:
 		return Result{Answer: []byte(errorAck), Outcome: OutcomeAnswered, Latency: time.Since(now)}
 	}
-	subject := delivery.FlowSubject(x.cfg.Prefix, req.Source, req.FlowID, string(req.Action))
+	subject := Subject(x.cfg.Prefix, req.Source, req.FlowID, string(req.Action))
 	deadline := b.deadline(ctx, now)
 	res := x.exchange(ctx, subject, req, deadline)
 	res.Latency, res.Deadline = time.Since(now), deadline

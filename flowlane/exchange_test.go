@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hooklane/hooklane/flowlane"
-	"github.com/hooklane/hooklane/internal/delivery"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/testlog"
 )
@@ -117,7 +116,7 @@ func TestExchangeInvalidAnswers(t *testing.T) {
 		"upper case":   `{"DATA":{}}`,
 		"truncated":    `{"data":{}`,
 	}
-	sub, err := e.nc.Subscribe(delivery.FlowSubject(e.prefix, "platica", "raw", string(flowlane.ActionDataExchange)), func(m *nats.Msg) {
+	sub, err := e.nc.Subscribe(flowlane.Subject(e.prefix, "platica", "raw", string(flowlane.ActionDataExchange)), func(m *nats.Msg) {
 		var req flowlane.Request
 		if err := json.Unmarshal(m.Data, &req); err != nil {
 			t.Errorf("request: %v", err)

@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/provider"
 )
@@ -49,7 +49,7 @@ type Source struct {
 // Recorder keeps exchange records. Record must not block: it is called on
 // the answer's path, after the answer is written.
 type Recorder interface {
-	Record(delivery.FlowExchange)
+	Record(hooklane.FlowExchange)
 }
 
 // GatewayConfig configures a [Gateway].
@@ -81,7 +81,7 @@ type Gateway struct {
 // NewGateway returns a Gateway asking responders over nc. Its metrics are
 // registered with reg.
 func NewGateway(nc *nats.Conn, cfg GatewayConfig, logger *slog.Logger, reg prometheus.Registerer) (*Gateway, error) {
-	cfg.Prefix = cmp.Or(cfg.Prefix, delivery.DefaultPrefix)
+	cfg.Prefix = cmp.Or(cfg.Prefix, hooklane.DefaultPrefix)
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 1<<20)
 	g := &Gateway{
 		cfg:       cfg,
@@ -122,7 +122,7 @@ func NewGateway(nc *nats.Conn, cfg GatewayConfig, logger *slog.Logger, reg prome
 // responder's answer, or the source's fallback. The budget counts from the
 // delivery's arrival; deadline is when the answer must leave (the budget's
 // end less its margin), for whatever the caller does before sending it.
-func (g *Gateway) AnswerFlow(ctx context.Context, d *delivery.Delivery) (answer []byte, deadline time.Time) {
+func (g *Gateway) AnswerFlow(ctx context.Context, d *hooklane.Delivery) (answer []byte, deadline time.Time) {
 	src, ok := g.sources[d.Source]
 	if !ok {
 		g.log.Error("flow delivery from a source the flow lane does not serve", "source", d.Source)
@@ -144,7 +144,7 @@ func (g *Gateway) exchange(ctx context.Context, src *Source, req *Request, start
 	res := g.exchanger[src.Name].Exchange(ctx, req, Budget{Start: start, Total: src.Budget})
 	g.count(src, res.Outcome, start)
 	if g.cfg.Recorder != nil {
-		g.cfg.Recorder.Record(delivery.FlowExchange{
+		g.cfg.Recorder.Record(hooklane.FlowExchange{
 			ID:          newExchangeID(),
 			Source:      src.Name,
 			FlowID:      req.FlowID,
@@ -301,7 +301,7 @@ func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, e
 func requestID(r *http.Request) string { return httpserver.RequestID(r.Context()) }
 
 // metaSignature checks X-Hub-Signature-256, as Meta signs its webhooks.
-var metaSignature = func() provider.Provider {
+var metaSignature = func() hooklane.Provider {
 	p, ok := provider.Lookup("meta")
 	if !ok {
 		panic("flowlane: no meta provider")

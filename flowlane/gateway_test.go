@@ -17,25 +17,25 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/flowlane/demo"
 	"github.com/hooklane/hooklane/flowlane/flowlanetest"
-	"github.com/hooklane/hooklane/internal/delivery"
 )
 
 // records collects exchange records.
 type records struct {
 	mu   sync.Mutex
-	list []delivery.FlowExchange
+	list []hooklane.FlowExchange
 }
 
-func (r *records) Record(ex delivery.FlowExchange) {
+func (r *records) Record(ex hooklane.FlowExchange) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.list = append(r.list, ex)
 }
 
-func (r *records) last(t *testing.T) delivery.FlowExchange {
+func (r *records) last(t *testing.T) hooklane.FlowExchange {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -111,8 +111,8 @@ func hmacHex(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func platicaDelivery(t *testing.T, source, file string) *delivery.Delivery {
-	return &delivery.Delivery{Source: source, Provider: "platica", ReceivedAt: time.Now(), Body: readTestdata(t, file)}
+func platicaDelivery(t *testing.T, source, file string) *hooklane.Delivery {
+	return &hooklane.Delivery{Source: source, Provider: "platica", ReceivedAt: time.Now(), Body: readTestdata(t, file)}
 }
 
 func TestGatewayPlaticaWithTheDemo(t *testing.T) {
@@ -169,7 +169,7 @@ func TestGatewayFallsBack(t *testing.T) {
 		})
 	}
 	// A delivery that is not a flow request falls back and is counted.
-	answer, _ := gw.AnswerFlow(t.Context(), &delivery.Delivery{Source: "platica", Body: []byte(`{"event":"whatsapp.flows.init"}`)})
+	answer, _ := gw.AnswerFlow(t.Context(), &hooklane.Delivery{Source: "platica", Body: []byte(`{"event":"whatsapp.flows.init"}`)})
 	if string(answer) != flowlane.Fallback {
 		t.Errorf("malformed: answer %s", answer)
 	}

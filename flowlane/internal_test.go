@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 )
 
 func TestBudgetDeadline(t *testing.T) {
@@ -52,14 +52,14 @@ func TestResponderSubjectMatchesFlowSubject(t *testing.T) {
 	r := NewResponder(nil, ResponderConfig{Prefix: "hl.x"})
 	h := func(context.Context, *Request) (*Response, error) { return nil, nil }
 	r.Handle("plat.ica", "flow a", h)
-	subject := delivery.FlowSubject("hl.x", "plat.ica", "flow a", "init")
-	if sub := r.subject(route{delivery.Token("plat.ica"), delivery.Token("flow a")}); sub != strings.TrimSuffix(subject, "init")+"*" {
+	subject := Subject("hl.x", "plat.ica", "flow a", "init")
+	if sub := r.subject(route{hooklane.Token("plat.ica"), hooklane.Token("flow a")}); sub != strings.TrimSuffix(subject, "init")+"*" {
 		t.Errorf("subscription subject %s does not match %s", sub, subject)
 	}
 	if r.handler(subject) == nil {
 		t.Fatalf("no handler for %s", subject)
 	}
-	if r.handler(delivery.FlowSubject("hl.x", "platica", "flow a", "init")) != nil {
+	if r.handler(Subject("hl.x", "platica", "flow a", "init")) != nil {
 		t.Fatal("handler for another source")
 	}
 }

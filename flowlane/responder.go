@@ -15,7 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 )
 
 // Headers and codes of the wire protocol between hooklane and responders.
@@ -117,7 +117,7 @@ type route struct{ source, flow string }
 
 // NewResponder returns a Responder that receives requests over nc.
 func NewResponder(nc *nats.Conn, cfg ResponderConfig) *Responder {
-	cfg.Prefix = cmp.Or(cfg.Prefix, delivery.DefaultPrefix)
+	cfg.Prefix = cmp.Or(cfg.Prefix, hooklane.DefaultPrefix)
 	cfg.QueueGroup = cmp.Or(cfg.QueueGroup, DefaultQueueGroup)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -150,7 +150,7 @@ func wildToken(s string) string {
 	if s == "*" {
 		return s
 	}
-	return delivery.Token(s)
+	return hooklane.Token(s)
 }
 
 // Ready is closed once Run has subscribed every handler and the server has
@@ -238,7 +238,7 @@ func (r *Responder) unsubscribe(subs []*nats.Subscription, closed []chan struct{
 }
 
 // subject is the subscription subject of k's handler: the layout of
-// delivery.FlowSubject, with wildcards.
+// FlowSubject, with wildcards.
 func (r *Responder) subject(k route) string {
 	return r.cfg.Prefix + ".flows." + k.source + "." + k.flow + ".*"
 }

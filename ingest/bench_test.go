@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 )
 
 // platicaDelivery returns the i-th distinct signed Platica delivery as a
@@ -72,10 +72,10 @@ func BenchmarkBareHandler(b *testing.B) {
 		keep := r.handler.sources["platica"].keepHeaders
 		var n atomic.Int64
 		benchmarkBare(b, func(ctx context.Context, req *http.Request, body []byte) error {
-			d := delivery.Delivery{
+			d := hooklane.Delivery{
 				Source: "platica", Provider: "platica", EventType: "message.created",
 				DedupeKey: "bench-" + strconv.FormatInt(n.Add(1), 10), ReceivedAt: time.Now(),
-				Headers: delivery.KeptHeaders(req.Header, keep), Body: body,
+				Headers: hooklane.KeptHeaders(req.Header, keep), Body: body,
 			}
 			_, err := r.js.PublishMsg(ctx, d.Msg(r.handler.cfg.SubjectPrefix), r.handler.publishOpts...)
 			return err

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/provider"
 )
 
@@ -31,9 +31,9 @@ func (p heldPublisher) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...je
 }
 
 // answerFunc answers at once, with a deadline that has come.
-type answerFunc func(context.Context, *delivery.Delivery) []byte
+type answerFunc func(context.Context, *hooklane.Delivery) []byte
 
-func (f answerFunc) AnswerFlow(ctx context.Context, d *delivery.Delivery) ([]byte, time.Time) {
+func (f answerFunc) AnswerFlow(ctx context.Context, d *hooklane.Delivery) ([]byte, time.Time) {
 	return f(ctx, d), time.Now()
 }
 
@@ -47,7 +47,7 @@ func flowHandler(t *testing.T, r *rig, pub Publisher) *httptest.Server {
 		Stream:         r.stream,
 		SubjectPrefix:  r.handler.cfg.SubjectPrefix,
 		PublishTimeout: time.Minute,
-		Flows: answerFunc(func(context.Context, *delivery.Delivery) []byte {
+		Flows: answerFunc(func(context.Context, *hooklane.Delivery) []byte {
 			return []byte(`{"screen":"WELCOME","data":{}}`)
 		}),
 	}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())

@@ -21,15 +21,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/httpserver"
-	"github.com/hooklane/hooklane/internal/provider"
 )
 
 // Source is one configured webhook sender, ready to serve.
 type Source struct {
 	Name          string
-	Provider      provider.Provider
+	Provider      hooklane.Provider
 	Secrets       [][]byte // any one may sign a delivery
 	AllowUnsigned bool     // accept deliveries when Secrets is empty
 	VerifyToken   string   // Meta's GET handshake token
@@ -50,7 +49,7 @@ type Publisher interface {
 // (a Platica whatsapp.flows.* event). It always returns an answer to send,
 // and the time by which it must be sent.
 type FlowAnswerer interface {
-	AnswerFlow(ctx context.Context, d *delivery.Delivery) (answer []byte, deadline time.Time)
+	AnswerFlow(ctx context.Context, d *hooklane.Delivery) (answer []byte, deadline time.Time)
 }
 
 // Config configures a Handler.
@@ -89,7 +88,7 @@ type Handler struct {
 // New returns a Handler publishing through pub. Its metrics are registered
 // with reg.
 func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
-	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, delivery.DefaultPrefix)
+	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, hooklane.DefaultPrefix)
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 4<<20)
 	cfg.PublishTimeout = cmp.Or(cfg.PublishTimeout, time.Second)
 	cfg.RetryAfter = cmp.Or(cfg.RetryAfter, 5*time.Second)
@@ -186,14 +185,14 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 		h.reject(w, r, src, http.StatusBadRequest, outcomeBadJSON, err.Error())
 		return
 	}
-	d := &delivery.Delivery{
+	d := &hooklane.Delivery{
 		Source:     src.Name,
 		Provider:   src.Provider.Name(),
 		EventType:  summary.EventType,
 		DedupeKey:  summary.DedupeKey,
 		ReceivedAt: start,
 		RequestID:  httpserver.RequestID(r.Context()),
-		Headers:    delivery.KeptHeaders(r.Header, src.keepHeaders),
+		Headers:    hooklane.KeptHeaders(r.Header, src.keepHeaders),
 		Body:       body,
 	}
 	if summary.Flow && h.cfg.Flows != nil {
@@ -223,7 +222,7 @@ const flowPublishGrace = 20 * time.Millisecond
 // runs alongside the exchange and may take until the answer's deadline
 // (at least flowPublishGrace); when it fails or takes longer, the answer is
 // 503: the provider then sends its own fallback and retries the delivery.
-func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source, d *delivery.Delivery, start time.Time) {
+func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source, d *hooklane.Delivery, start time.Time) {
 	published := make(chan error, 1)
 	go func() {
 		_, err := h.publish(r.Context(), d)
@@ -250,7 +249,7 @@ func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source
 // publish queues d and waits, at most PublishTimeout, for JetStream's
 // acknowledgement. A client that hangs up does not cut the wait short, so
 // the outcome logged is the one JetStream reached.
-func (h *Handler) publish(ctx context.Context, d *delivery.Delivery) (*jetstream.PubAck, error) {
+func (h *Handler) publish(ctx context.Context, d *hooklane.Delivery) (*jetstream.PubAck, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.PublishTimeout)
 	defer cancel()
 	began := time.Now()

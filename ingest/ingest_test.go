@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/provider"
@@ -77,7 +77,7 @@ func newStream(t testing.TB, natsURL string) (js jetstream.JetStream, stream, pr
 func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
 	t.Helper()
 	js, stream, prefix := newStream(t, natsURL)
-	lookup := func(name string) provider.Provider {
+	lookup := func(name string) hooklane.Provider {
 		p, ok := provider.Lookup(name)
 		if !ok {
 			t.Fatalf("no provider %s", name)
@@ -195,7 +195,7 @@ func TestAcceptedDeliveryIsQueuedWithMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := delivery.FromMsg(msg.Header, msg.Data)
+	d, err := hooklane.FromMsg(msg.Header, msg.Data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooklane/hooklane/internal/delivery"
-	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/storage"
 	"github.com/hooklane/hooklane/storage/storagetest"
 )
@@ -51,7 +50,7 @@ func benchRecord(n, events int) storage.Record {
 			`"pricing":{"billable":true,"pricing_model":"CBP","category":"service"}}`)
 	}
 	r := storage.Record{
-		Delivery: delivery.Delivery{
+		Delivery: hooklane.Delivery{
 			Source:     "meta",
 			Provider:   "meta",
 			EventType:  "messages",
@@ -64,7 +63,7 @@ func benchRecord(n, events int) storage.Record {
 				"X-Hub-Signature-256": {"sha256=02fe0c96d28c59ddb7cf81eff0ca05809b360ba73b63c28210b5906a0a107d1f"},
 			},
 		},
-		Events: []provider.Event{{
+		Events: []hooklane.Event{{
 			Type: "message", Key: "message:" + wamid, OccurredAt: now, Account: "106540352242922",
 			ResourceType: "message", ResourceID: wamid, ConversationID: "5511999999999",
 			Phone: "5511999999999", Payload: message,
@@ -76,7 +75,7 @@ func benchRecord(n, events int) storage.Record {
 		`"messages":[` + string(message) + `]`
 	if events == 3 {
 		for _, s := range []string{"delivered", "read"} {
-			r.Events = append(r.Events, provider.Event{
+			r.Events = append(r.Events, hooklane.Event{
 				Type: "status", Key: "status:" + wamid + ":" + s, OccurredAt: now, Account: "106540352242922",
 				ResourceType: "message", ResourceID: wamid, ConversationID: "5511999999999",
 				Phone: "5511999999999", Payload: status(s),

@@ -9,14 +9,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/hooklane/hooklane/internal/delivery"
-	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane"
 )
 
 // Record is one delivery and the events it carries, stored together.
 type Record struct {
-	Delivery delivery.Delivery
-	Events   []provider.Event
+	Delivery hooklane.Delivery
+	Events   []hooklane.Event
 }
 
 // SaveResult counts what Save stored.

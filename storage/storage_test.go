@@ -20,8 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/hooklane/hooklane/internal/delivery"
-	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/schema"
 	"github.com/hooklane/hooklane/storage"
 	"github.com/hooklane/hooklane/storage/storagetest"
@@ -67,7 +66,7 @@ func count(t *testing.T, conn *pgx.Conn, sql string, args ...any) int {
 
 // record returns a Meta-like delivery of source carrying events with keys.
 func record(source, dedupeKey string, eventKeys ...string) storage.Record {
-	r := storage.Record{Delivery: delivery.Delivery{
+	r := storage.Record{Delivery: hooklane.Delivery{
 		Source:     source,
 		Provider:   "meta",
 		EventType:  "messages",
@@ -77,7 +76,7 @@ func record(source, dedupeKey string, eventKeys ...string) storage.Record {
 		Body:       []byte(`{"object":"whatsapp_business_account","entry":[]}`),
 	}}
 	for _, key := range eventKeys {
-		r.Events = append(r.Events, provider.Event{
+		r.Events = append(r.Events, hooklane.Event{
 			Type:       "status",
 			Key:        key,
 			OccurredAt: received.Add(-time.Second),
@@ -203,7 +202,7 @@ func TestSave(t *testing.T) {
 
 	occurred := time.Date(2025, 6, 1, 12, 30, 40, 0, time.UTC)
 	platica := storage.Record{
-		Delivery: delivery.Delivery{
+		Delivery: hooklane.Delivery{
 			Source:     "platica",
 			Provider:   "platica",
 			EventType:  "message.created",
@@ -213,7 +212,7 @@ func TestSave(t *testing.T) {
 			Headers:    http.Header{"X-Webhook-Event": {"message.created"}, "X-Multi": {"a", "b"}},
 			Body:       []byte("{\"id\": \"0b0e7c8e-delivery\",\n \"text\": \"ol\\u00e1\"}"),
 		},
-		Events: []provider.Event{{
+		Events: []hooklane.Event{{
 			Type:           "message.created",
 			Key:            "message:wamid.1",
 			OccurredAt:     occurred,
@@ -227,11 +226,11 @@ func TestSave(t *testing.T) {
 	}
 	// No request id, no headers, no occurred time and no optional fields.
 	bare := storage.Record{
-		Delivery: delivery.Delivery{
+		Delivery: hooklane.Delivery{
 			Source: "whapi", Provider: "whapi", EventType: "ack_update", DedupeKey: "sha256:abc",
 			ReceivedAt: received, Body: []byte(`{}`),
 		},
-		Events: []provider.Event{
+		Events: []hooklane.Event{
 			{Type: "status", Key: "status:m1:read", Payload: json.RawMessage(`{"status":"read"}`)},
 			{Type: "status", Key: "status:m1:delivered", Payload: json.RawMessage(`{"status":"delivered"}`)},
 		},
@@ -242,7 +241,7 @@ func TestSave(t *testing.T) {
 	}
 
 	var (
-		d         delivery.Delivery
+		d         hooklane.Delivery
 		requestID *string
 		headers   map[string][]string
 	)
@@ -268,7 +267,7 @@ func TestSave(t *testing.T) {
 	}
 
 	var (
-		e                                    provider.Event
+		e                                    hooklane.Event
 		source, prov                         string
 		deliveryID, platicaID                int64
 		account, resType, resID, conv, phone *string
@@ -573,14 +572,14 @@ func TestSaveFlowExchanges(t *testing.T) {
 	t.Parallel()
 	s, conn := newStore(t)
 	at := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
-	exchanges := []storage.FlowExchange{
+	exchanges := []hooklane.FlowExchange{
 		{
 			ID: "x1", Source: "platica", FlowID: "flow_1", FlowToken: "tok_1", Action: "data_exchange",
 			Screen: "APPOINTMENT", RequestID: "req-1",
 			RequestData: json.RawMessage(`{"date":"2025-06-02"}`), Answer: json.RawMessage(`{"screen":"SUCCESS"}`),
-			Outcome: "answered", Latency: 12500 * time.Microsecond, At: at,
+			Outcome: "answered", LatencyMS: 12.5, At: at,
 		},
-		{ID: "x2", Source: "meta", Action: "ping", Outcome: "timeout", Latency: 700 * time.Millisecond, At: at},
+		{ID: "x2", Source: "meta", Action: "ping", Outcome: "timeout", LatencyMS: 700, At: at},
 	}
 	for range 2 {
 		if err := s.SaveFlowExchanges(t.Context(), exchanges); err != nil {
@@ -591,7 +590,7 @@ func TestSaveFlowExchanges(t *testing.T) {
 		t.Errorf("flow exchanges = %d, want 2", n)
 	}
 	var (
-		x                storage.FlowExchange
+		x                hooklane.FlowExchange
 		latencyMS        float64
 		dataOK, answerOK bool
 	)
@@ -614,7 +613,7 @@ func TestSaveFlowExchanges(t *testing.T) {
 		t.Errorf("x2 with NULL optional columns = %d, want 1", n)
 	}
 
-	err = s.SaveFlowExchanges(t.Context(), []storage.FlowExchange{{ID: "x3", Source: "meta", Outcome: "lost", At: at}})
+	err = s.SaveFlowExchanges(t.Context(), []hooklane.FlowExchange{{ID: "x3", Source: "meta", Outcome: "lost", At: at}})
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); !ok || pgErr.Code != "23514" || storage.IsTransient(err) {
 		t.Errorf("unknown outcome: error = %v, want a permanent check violation", err)
 	}

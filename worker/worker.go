@@ -29,7 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/storage"
 )
@@ -37,7 +37,7 @@ import (
 // Store is where a worker writes; *storage.Store is one.
 type Store interface {
 	Save(ctx context.Context, records []storage.Record) (storage.SaveResult, error)
-	SaveFlowExchanges(ctx context.Context, exchanges []storage.FlowExchange) error
+	SaveFlowExchanges(ctx context.Context, exchanges []hooklane.FlowExchange) error
 	SaveDeadLetters(ctx context.Context, letters []storage.DeadLetter) error
 }
 
@@ -84,7 +84,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.Stream = cmp.Or(c.Stream, "HOOKLANE_EVENTS")
-	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, delivery.DefaultPrefix)
+	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, hooklane.DefaultPrefix)
 	c.Consumer = cmp.Or(c.Consumer, "hooklane-worker")
 	c.BatchSize = cmp.Or(c.BatchSize, 256)
 	c.Concurrency = cmp.Or(c.Concurrency, 2)
@@ -128,7 +128,7 @@ func New(js jetstream.JetStream, store Store, cfg Config, logger *slog.Logger, r
 		return nil, err
 	}
 	return &Worker{js: js, store: store, cfg: cfg, log: logger, metrics: m,
-		exchangesPrefix: strings.TrimSuffix(delivery.ExchangesWildcard(cfg.SubjectPrefix), ">")}, nil
+		exchangesPrefix: strings.TrimSuffix(hooklane.ExchangesWildcard(cfg.SubjectPrefix), ">")}, nil
 }
 
 // Consumer creates or updates the shared durable consumer, over the whole
@@ -233,7 +233,7 @@ type item struct {
 	msg      jetstream.Msg
 	meta     *jetstream.MsgMetadata
 	record   *storage.Record
-	exchange *storage.FlowExchange
+	exchange *hooklane.FlowExchange
 }
 
 // process decodes a batch, stores it and settles every message. It returns
@@ -309,7 +309,7 @@ func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
 // write fails the first is repeated on redelivery, harmlessly.
 func (w *Worker) save(ctx context.Context, items []item) (storage.SaveResult, error) {
 	var records []storage.Record
-	var exchanges []storage.FlowExchange
+	var exchanges []hooklane.FlowExchange
 	for _, it := range items {
 		if it.record != nil {
 			records = append(records, *it.record)
@@ -390,20 +390,16 @@ func (w *Worker) ack(it item) {
 // subjects under <prefix>.exchanges., else a delivery and its events.
 func (w *Worker) decode(msg jetstream.Msg) (item, error) {
 	if strings.HasPrefix(msg.Subject(), w.exchangesPrefix) {
-		var ex delivery.FlowExchange
-		if err := json.Unmarshal(msg.Data(), &ex); err != nil {
+		ex := new(hooklane.FlowExchange)
+		if err := json.Unmarshal(msg.Data(), ex); err != nil {
 			return item{}, fmt.Errorf("flow exchange: %w", err)
 		}
 		if ex.ID == "" || ex.Source == "" {
 			return item{}, errors.New("flow exchange without id or source")
 		}
-		return item{msg: msg, exchange: &storage.FlowExchange{
-			ID: ex.ID, Source: ex.Source, FlowID: ex.FlowID, FlowToken: ex.FlowToken, Action: ex.Action,
-			Screen: ex.Screen, RequestID: ex.RequestID, RequestData: ex.RequestData, Answer: ex.Answer,
-			Outcome: ex.Outcome, Latency: time.Duration(ex.LatencyMS * float64(time.Millisecond)), At: ex.At,
-		}}, nil
+		return item{msg: msg, exchange: ex}, nil
 	}
-	d, err := delivery.FromMsg(msg.Headers(), msg.Data())
+	d, err := hooklane.FromMsg(msg.Headers(), msg.Data())
 	if err != nil {
 		return item{}, err
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/queue"
 	"github.com/hooklane/hooklane/storage"
@@ -76,7 +76,7 @@ func newRig(t *testing.T) *rig {
 func (r *rig) publish(t *testing.T, i int, ack string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"event_type":"ack_update","id":"MSG-%d","ack":%q}`, i, ack)
-	d := delivery.Delivery{
+	d := hooklane.Delivery{
 		Source: "whapi", Provider: "whapi", EventType: "ack_update",
 		DedupeKey: fmt.Sprintf("body-%d-%s", i, ack), ReceivedAt: time.Now(), Body: []byte(body),
 	}
@@ -194,7 +194,7 @@ func TestTwoWorkersStoreEachEventOnce(t *testing.T) {
 		// JetStream's duplicate window: only Postgres can catch it.
 		if i%3 == 0 {
 			body := fmt.Sprintf(`{"event_type":"ack_update","id":"MSG-%d","ack":"delivered","retry":true}`, i)
-			d := delivery.Delivery{Source: "whapi", Provider: "whapi", EventType: "ack_update",
+			d := hooklane.Delivery{Source: "whapi", Provider: "whapi", EventType: "ack_update",
 				DedupeKey: fmt.Sprintf("again-%d", i), ReceivedAt: time.Now(), Body: []byte(body)}
 			if _, err := r.js.PublishMsg(context.Background(), d.Msg(r.prefix)); err != nil {
 				t.Fatal(err)
@@ -215,7 +215,7 @@ func TestPoisonIsDeadLetteredAndTheRestStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Valid JSON that Postgres jsonb refuses: a permanent store error.
-	d := delivery.Delivery{Source: "whapi", Provider: "whapi", EventType: "message_received", DedupeKey: "nul",
+	d := hooklane.Delivery{Source: "whapi", Provider: "whapi", EventType: "message_received", DedupeKey: "nul",
 		ReceivedAt: time.Now(), Body: []byte(`{"event_type":"message_received","id":"NUL","body":"a\u0000b"}`)}
 	if _, err := r.js.PublishMsg(context.Background(), d.Msg(r.prefix)); err != nil {
 		t.Fatal(err)

@@ -26,9 +26,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/ingest"
 	"github.com/hooklane/hooklane/internal/config"
-	"github.com/hooklane/hooklane/internal/delivery"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/loadgen"
 	"github.com/hooklane/hooklane/internal/provider"
@@ -733,7 +733,7 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, stream)})
 	type source struct {
 		name     string
-		provider provider.Provider
+		provider hooklane.Provider
 		secrets  [][]byte
 		subject  string
 		keep     []string // the headers ingest keeps
@@ -741,7 +741,7 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 	sources := make(map[string]source, len(cfg.Sources))
 	for _, s := range cfg.Sources {
 		prov, _ := provider.Lookup(s.Provider) // the config is validated
-		src := source{name: s.Name, provider: prov, subject: delivery.EventSubject(prefix, s.Name, referenceEventType), keep: prov.KeepHeaders()}
+		src := source{name: s.Name, provider: prov, subject: hooklane.EventSubject(prefix, s.Name, referenceEventType), keep: prov.KeepHeaders()}
 		for _, secret := range s.Secrets {
 			src.secrets = append(src.secrets, []byte(secret))
 		}
@@ -765,10 +765,10 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.Ingest.PublishTimeout)
 		defer cancel()
 		if publishes == referenceMessage {
-			d := delivery.Delivery{
+			d := hooklane.Delivery{
 				Source: src.name, Provider: src.provider.Name(), EventType: referenceEventType,
 				DedupeKey: provider.BodyHash(body), ReceivedAt: time.Now(), RequestID: httpserver.RequestID(r.Context()),
-				Headers: delivery.KeptHeaders(r.Header, src.keep), Body: body,
+				Headers: hooklane.KeptHeaders(r.Header, src.keep), Body: body,
 			}
 			_, err = p.js.PublishMsg(ctx, d.Msg(prefix), jetstream.WithExpectStream(stream))
 		} else {

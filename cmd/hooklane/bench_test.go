@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/loadgen"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
@@ -88,7 +88,7 @@ func TestBenchReferencePublishes(t *testing.T) {
 			}
 			want := map[string]string{nats.MsgIdHdr: tt.msgID}
 			if tt.msgID != "" {
-				want[delivery.HeaderSource] = "platica"
+				want[hooklane.HeaderSource] = "platica"
 				want["X-Webhook-Event-Id"] = "ref-1"
 			}
 			for name, value := range want {

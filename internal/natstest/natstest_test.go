@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
 
@@ -102,7 +102,7 @@ func TestPrefix(t *testing.T) {
 	if a == b {
 		t.Fatalf("two prefixes are both %q", a)
 	}
-	if !strings.HasPrefix(a, "hooklane_t") || delivery.Token(a) != a {
+	if !strings.HasPrefix(a, "hooklane_t") || hooklane.Token(a) != a {
 		t.Fatalf("prefix %q is not one subject token", a)
 	}
 }

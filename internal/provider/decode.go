@@ -15,6 +15,7 @@ import (
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/stdjson"
 )
 
@@ -58,20 +59,20 @@ func orUnknown(s scalar) string {
 }
 
 // decodeObject decodes body, which must be one JSON object, into v, and
-// returns ErrNotJSON (wrapped) when it is not. A value whose JSON type does
+// returns hooklane.ErrNotJSON (wrapped) when it is not. A value whose JSON type does
 // not fit its field is skipped, not an error: much of what providers send is
 // undocumented, so what cannot be read is left empty and the body is still
 // stored whole.
 func decodeObject(body []byte, v any) error {
 	if !isObject(body) {
-		return fmt.Errorf("%w: the top-level value is not an object", ErrNotJSON)
+		return fmt.Errorf("%w: the top-level value is not an object", hooklane.ErrNotJSON)
 	}
 	err := stdjson.Unmarshal(body, v)
 	if _, ok := errors.AsType[*jsonv1.UnmarshalTypeError](err); ok {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotJSON, err)
+		return fmt.Errorf("%w: %v", hooklane.ErrNotJSON, err)
 	}
 	return nil
 }

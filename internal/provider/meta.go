@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+
+	"github.com/hooklane/hooklane"
 )
 
 // meta speaks the WhatsApp Cloud API's webhooks. One delivery batches up to
@@ -58,7 +60,7 @@ func (meta) Verify(h http.Header, body []byte, secrets [][]byte) error {
 
 // Inspect names the delivery after its changes' field (see metaEventType).
 // The dedupe key is the body's SHA-256: Meta repeats the same bytes on a retry.
-func (meta) Inspect(body []byte) (Summary, error) {
+func (meta) Inspect(body []byte) (hooklane.Summary, error) {
 	var d struct {
 		Object scalar `json:"object"`
 		Entry  []struct {
@@ -68,7 +70,7 @@ func (meta) Inspect(body []byte) (Summary, error) {
 		} `json:"entry"`
 	}
 	if err := decodeObject(body, &d); err != nil {
-		return Summary{}, err
+		return hooklane.Summary{}, err
 	}
 	var fields []string
 	for _, entry := range d.Entry {
@@ -76,7 +78,7 @@ func (meta) Inspect(body []byte) (Summary, error) {
 			fields = append(fields, orUnknown(change.Field))
 		}
 	}
-	return Summary{EventType: metaEventType(d.Object, fields), DedupeKey: BodyHash(body)}, nil
+	return hooklane.Summary{EventType: metaEventType(d.Object, fields), DedupeKey: BodyHash(body)}, nil
 }
 
 // metaEventType is the field that all of a delivery's changes share (e.g.
@@ -97,19 +99,19 @@ func metaEventType(object scalar, fields []string) string {
 // Events fans the delivery out over every entry and change: one event per
 // message and per status in a messages change, one per any other change, and
 // one for the whole delivery when it has no change at all.
-func (meta) Events(body []byte) ([]Event, error) {
+func (meta) Events(body []byte) ([]hooklane.Event, error) {
 	var d metaDelivery
 	if err := decodeObject(body, &d); err != nil {
 		return nil, err
 	}
-	var events []Event
+	var events []hooklane.Event
 	for _, entry := range d.Entry {
 		for _, change := range entry.Changes {
 			events = appendMetaChange(events, string(entry.ID), change)
 		}
 	}
 	if len(events) == 0 {
-		events = append(events, Event{
+		events = append(events, hooklane.Event{
 			Type:    metaEventType(d.Object, nil),
 			Key:     naturalKey("delivery", body),
 			Payload: bytes.Clone(body),
@@ -119,19 +121,19 @@ func (meta) Events(body []byte) ([]Event, error) {
 }
 
 // appendMetaChange appends the events of one change of the entry entryID.
-func appendMetaChange(events []Event, entryID string, raw json.RawMessage) []Event {
+func appendMetaChange(events []hooklane.Event, entryID string, raw json.RawMessage) []hooklane.Event {
 	var c metaChange
 	decodeItem(raw, &c)
 	field := orUnknown(c.Field)
 	account := cmp.Or(string(c.Value.Metadata.PhoneNumberID), entryID)
 	if field != metaMessagesField || len(c.Value.Messages)+len(c.Value.Statuses) == 0 {
-		return append(events, Event{Type: field, Key: naturalKey(field, raw), Account: account, Payload: raw})
+		return append(events, hooklane.Event{Type: field, Key: naturalKey(field, raw), Account: account, Payload: raw})
 	}
 	// A flow completion (interactive.type "nfm_reply") is a message like any other.
 	for _, item := range c.Value.Messages {
 		var m metaUpdate
 		decodeItem(item, &m)
-		events = append(events, Event{
+		events = append(events, hooklane.Event{
 			Type:         "message",
 			Key:          naturalKey("message", item, string(m.ID)),
 			OccurredAt:   unixTime(m.Timestamp),
@@ -145,7 +147,7 @@ func appendMetaChange(events []Event, entryID string, raw json.RawMessage) []Eve
 	for _, item := range c.Value.Statuses {
 		var s metaUpdate
 		decodeItem(item, &s)
-		events = append(events, Event{
+		events = append(events, hooklane.Event{
 			Type:         "status",
 			Key:          naturalKey("status", item, string(s.ID), string(s.Status)),
 			OccurredAt:   unixTime(s.Timestamp),

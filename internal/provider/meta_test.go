@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hooklane/hooklane"
 )
 
 const (
@@ -86,7 +88,7 @@ func TestMetaInspect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := mustInspect(t, mustLookup(t, "meta"), tt.body)
-			want := Summary{EventType: tt.want, DedupeKey: sha(tt.body)}
+			want := hooklane.Summary{EventType: tt.want, DedupeKey: sha(tt.body)}
 			if got != want {
 				t.Errorf("Inspect = %+v, want %+v", got, want)
 			}
@@ -103,33 +105,33 @@ func TestMetaEvents(t *testing.T) {
 	tests := []struct {
 		name string
 		body []byte
-		want []Event
+		want []hooklane.Event
 	}{
-		{"three messages across two entries", readPayload(t, "meta/messages_batch.json"), []Event{
+		{"three messages across two entries", readPayload(t, "meta/messages_batch.json"), []hooklane.Event{
 			{Type: "message", Key: "message:wamid.HBgLMTYzMTU1NTEyMzQVAgASGBQzQTNCNjVFOEE5OTQ3QjVGQkEwMgA=", OccurredAt: unix(1749416383), Account: metaPhone1, ResourceType: "message", ResourceID: "wamid.HBgLMTYzMTU1NTEyMzQVAgASGBQzQTNCNjVFOEE5OTQ3QjVGQkEwMgA=", Phone: "16315551234"},
 			{Type: "message", Key: "message:wamid.HBgLMTYzMTU1NTEyMzQVAgASGBQzQTdFNzRGMjY2QUI4NzJFRkMwNgA=", OccurredAt: unix(1749416391), Account: metaPhone1, ResourceType: "message", ResourceID: "wamid.HBgLMTYzMTU1NTEyMzQVAgASGBQzQTdFNzRGMjY2QUI4NzJFRkMwNgA=", Phone: "16315551234"},
 			{Type: "message", Key: "message:wamid.HBgNNTIxNTU1NTU1NTU1NRUCABIYFDNBRkQ0NzMyQkI4RjFCMzA5RkM0AA==", OccurredAt: unix(1749416402), Account: metaPhone2, ResourceType: "message", ResourceID: "wamid.HBgNNTIxNTU1NTU1NTU1NRUCABIYFDNBRkQ0NzMyQkI4RjFCMzA5RkM0AA==", Phone: "5215555555555"},
 		}},
-		{"sent, delivered and read of one message", readPayload(t, "meta/statuses.json"), []Event{
+		{"sent, delivered and read of one message", readPayload(t, "meta/statuses.json"), []hooklane.Event{
 			{Type: "status", Key: "status:" + metaStatus + ":sent", OccurredAt: unix(1749416500), Account: metaPhone1, ResourceType: "message", ResourceID: metaStatus, Phone: "16315551234"},
 			{Type: "status", Key: "status:" + metaStatus + ":delivered", OccurredAt: unix(1749416501), Account: metaPhone1, ResourceType: "message", ResourceID: metaStatus, Phone: "16315551234"},
 			{Type: "status", Key: "status:" + metaStatus + ":read", OccurredAt: unix(1749416530), Account: metaPhone1, ResourceType: "message", ResourceID: metaStatus, Phone: "16315551234"},
 		}},
-		{"flow completion is a message", readPayload(t, "meta/flow_completion.json"), []Event{
+		{"flow completion is a message", readPayload(t, "meta/flow_completion.json"), []hooklane.Event{
 			{Type: "message", Key: "message:wamid.HBgNNTIxNTU1NTU1NTU1NRUCABIYFDNBMDk4QzE2NEJFNDQ3RjVBRjM1AA==", OccurredAt: unix(1749416620), Account: metaPhone1, ResourceType: "message", ResourceID: "wamid.HBgNNTIxNTU1NTU1NTU1NRUCABIYFDNBMDk4QzE2NEJFNDQ3RjVBRjM1AA==", Phone: "5215555555555"},
 		}},
-		{"another field is one event per change", template, []Event{
+		{"another field is one event per change", template, []hooklane.Event{
 			{Type: "message_template_status_update", Key: "message_template_status_update:" + sha(metaChanges(t, template)[0]), Account: metaWABA1, Payload: metaChanges(t, template)[0]},
 		}},
-		{"messages change without items", emptyMessages, []Event{
+		{"messages change without items", emptyMessages, []hooklane.Event{
 			{Type: "messages", Key: "messages:" + sha(metaChanges(t, emptyMessages)[0]), Account: "P", Payload: metaChanges(t, emptyMessages)[0]},
 		}},
-		{"items without ids are keyed by their bytes", noIDs, []Event{
+		{"items without ids are keyed by their bytes", noIDs, []hooklane.Event{
 			{Type: "message", Key: "message:" + sha([]byte(`{"from":"1","type":"text"}`)), Account: "W", ResourceType: "message", Phone: "1"},
 			{Type: "message", Key: "message:" + sha([]byte(`{"from":"2","type":"text"}`)), Account: "W", ResourceType: "message", Phone: "2"},
 			{Type: "status", Key: "status:" + sha([]byte(`{"id":"wamid.X"}`)), Account: "W", ResourceType: "message", ResourceID: "wamid.X"},
 		}},
-		{"no entries", vector, []Event{
+		{"no entries", vector, []hooklane.Event{
 			{Type: "whatsapp_business_account", Key: "delivery:" + sha(vector), Payload: vector},
 		}},
 	}

@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"net/http"
 	"strings"
+
+	"github.com/hooklane/hooklane"
 )
 
 // platica speaks Platica's webhooks: one event per delivery, in an envelope
@@ -46,27 +48,27 @@ func (platica) Verify(h http.Header, body []byte, secrets [][]byte) error {
 	return platicaSignature.verify(h, body, secrets)
 }
 
-func (platica) Inspect(body []byte) (Summary, error) {
+func (platica) Inspect(body []byte) (hooklane.Summary, error) {
 	// Only what ingest needs: decoding the whole envelope costs more.
 	var e struct {
 		ID    scalar `json:"id"`
 		Event scalar `json:"event"`
 	}
 	if err := decodeObject(body, &e); err != nil {
-		return Summary{}, err
+		return hooklane.Summary{}, err
 	}
 	key := string(e.ID)
 	if key == "" {
 		key = BodyHash(body)
 	}
-	return Summary{
+	return hooklane.Summary{
 		EventType: orUnknown(e.Event),
 		DedupeKey: key,
 		Flow:      strings.HasPrefix(string(e.Event), platicaFlowPrefix),
 	}, nil
 }
 
-func (platica) Events(body []byte) ([]Event, error) {
+func (platica) Events(body []byte) ([]hooklane.Event, error) {
 	var e platicaEnvelope
 	if err := decodeObject(body, &e); err != nil {
 		return nil, err
@@ -75,7 +77,7 @@ func (platica) Events(body []byte) ([]Event, error) {
 	if conversationID == "" && e.ResourceType == "conversation" {
 		conversationID = e.ResourceID
 	}
-	return []Event{{
+	return []hooklane.Event{{
 		Type:           orUnknown(e.Event),
 		Key:            naturalKey("delivery", body, string(e.ID)),
 		OccurredAt:     isoTime(e.Timestamp),

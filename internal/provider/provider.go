@@ -1,89 +1,35 @@
-// Package provider holds what differs between webhook providers: how each
-// signs a delivery, how its event type and idempotency key are found, and how
-// one delivery fans out into the events it carries. Each provider lives in a
-// file of its own behind the Provider interface, so adding a provider is
-// adding a file and a line in the registry.
+// Package provider holds the implementations of [hooklane.Provider]: how
+// each webhook provider signs a delivery, how its event type and idempotency
+// key are found, and how one delivery fans out into the events it carries.
+// Each provider lives in a file of its own, so adding a provider is adding a
+// file and a line in the registry, the one list of provider names.
 package provider
 
 import (
-	"encoding/json"
-	"errors"
-	"net/http"
-	"time"
+	"slices"
+
+	"github.com/hooklane/hooklane"
 )
 
-// Errors a Provider returns; ingest maps each to its HTTP status.
+// registry maps provider names to their implementation; names keeps their
+// documented order.
 var (
-	// ErrNoSignature: the signature header is missing or empty.
-	ErrNoSignature = errors.New("signature missing")
-	// ErrBadSignature: the signature header is malformed or matches no secret.
-	ErrBadSignature = errors.New("signature mismatch")
-	// ErrNotJSON: the body is not a JSON object.
-	ErrNotJSON = errors.New("body is not a JSON object")
+	registry = map[string]hooklane.Provider{}
+	names    []string
 )
 
-// Provider is one webhook provider's protocol.
-type Provider interface {
-	// Name is the provider's config name: platica, meta, whatzmeapi or whapi.
-	Name() string
-	// Verify checks the delivery's signature against each secret in turn,
-	// over the raw body, in constant time. It returns ErrNoSignature or
-	// ErrBadSignature (wrapped with detail) when none matches.
-	Verify(header http.Header, body []byte, secrets [][]byte) error
-	// Inspect reads what ingest needs from a verified body: the delivery's
-	// event type and its dedupe key. It returns ErrNotJSON (wrapped) when the
-	// body is not a JSON object. A type it does not know is not an error.
-	Inspect(body []byte) (Summary, error)
-	// Events fans a delivery out into the events it carries, each with its
-	// own natural key. It returns at least one event for any JSON object, and
-	// ErrNotJSON (wrapped) for anything else. Payloads are copies: they never
-	// share memory with body.
-	Events(body []byte) ([]Event, error)
-	// KeepHeaders lists the request headers worth storing with a delivery,
-	// in canonical form. Credentials are never among them.
-	KeepHeaders() []string
-}
-
-// Summary is what ingest learns from a delivery before queueing it.
-type Summary struct {
-	EventType string // e.g. "message.created", "messages", "ack_update"
-	DedupeKey string // the provider's delivery id, else the body's SHA-256
-	// Flow is set for a Platica whatsapp.flows.* delivery, which needs a
-	// synchronous answer.
-	Flow bool
-}
-
-// Event is one stored event: a message, a status, a conversation change.
-type Event struct {
-	Type string // e.g. "message", "status", "conversation.created"
-	// Key identifies the event among all of its source's events, so that a
-	// redelivery, in any batch, maps to the same key and distinct events
-	// never share one: e.g. "message:<wamid>", "status:<wamid>:read".
-	Key            string
-	OccurredAt     time.Time       // the provider's own time; zero if none
-	Account        string          // workspace, phone number id or instance
-	ResourceType   string          // e.g. "message", "conversation", "client"
-	ResourceID     string          // e.g. the wamid or the conversation id
-	ConversationID string          // conversation or chat id, if any
-	Phone          string          // the contact's phone or JID, if any
-	Payload        json.RawMessage // the event's JSON, as the provider sent it
-}
-
-// registry maps provider names to their implementation.
-var registry = map[string]Provider{
-	"platica":    platica{},
-	"meta":       meta{},
-	"whatzmeapi": whatzmeapi{},
-	"whapi":      whapi{},
+func init() {
+	for _, p := range []hooklane.Provider{platica{}, meta{}, whatzmeapi{}, whapi{}} {
+		registry[p.Name()] = p
+		names = append(names, p.Name())
+	}
 }
 
 // Lookup returns the provider named name.
-func Lookup(name string) (Provider, bool) {
+func Lookup(name string) (hooklane.Provider, bool) {
 	p, ok := registry[name]
 	return p, ok
 }
 
-// Names lists the known provider names.
-func Names() []string {
-	return []string{"platica", "meta", "whatzmeapi", "whapi"}
-}
+// Names lists the known provider names, in the order the docs give them.
+func Names() []string { return slices.Clone(names) }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hooklane/hooklane"
 )
 
 // payloadDir holds the sample deliveries, one directory per provider.
@@ -48,13 +50,13 @@ func payloadFiles(tb testing.TB) []string {
 }
 
 // providerOf names the provider of a sample: its directory.
-func providerOf(tb testing.TB, file string) Provider {
+func providerOf(tb testing.TB, file string) hooklane.Provider {
 	tb.Helper()
 	name, _, _ := strings.Cut(file, "/")
 	return mustLookup(tb, name)
 }
 
-func mustLookup(tb testing.TB, name string) Provider {
+func mustLookup(tb testing.TB, name string) hooklane.Provider {
 	tb.Helper()
 	p, ok := Lookup(name)
 	if !ok {
@@ -75,7 +77,7 @@ func unix(sec int64) time.Time { return time.Unix(sec, 0).UTC() }
 // checkEvents compares got with want field by field. A want without Payload
 // asks for a payload found verbatim in body (an item, never re-encoded); a
 // want with one asks for exactly those bytes.
-func checkEvents(t *testing.T, body []byte, got, want []Event) {
+func checkEvents(t *testing.T, body []byte, got, want []hooklane.Event) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d events, want %d:\n%s", len(got), len(want), describe(got))
@@ -99,7 +101,7 @@ func checkEvents(t *testing.T, body []byte, got, want []Event) {
 	}
 }
 
-func describe(events []Event) string {
+func describe(events []hooklane.Event) string {
 	var b strings.Builder
 	for _, e := range events {
 		b.WriteString(e.Type + " " + e.Key + "\n")
@@ -144,11 +146,11 @@ func TestNotJSONObject(t *testing.T) {
 	for _, name := range Names() {
 		p := mustLookup(t, name)
 		for _, body := range bodies {
-			if _, err := p.Inspect([]byte(body)); !errors.Is(err, ErrNotJSON) {
-				t.Errorf("%s.Inspect(%q) error = %v, want ErrNotJSON", name, body, err)
+			if _, err := p.Inspect([]byte(body)); !errors.Is(err, hooklane.ErrNotJSON) {
+				t.Errorf("%s.Inspect(%q) error = %v, want hooklane.ErrNotJSON", name, body, err)
 			}
-			if _, err := p.Events([]byte(body)); !errors.Is(err, ErrNotJSON) {
-				t.Errorf("%s.Events(%q) error = %v, want ErrNotJSON", name, body, err)
+			if _, err := p.Events([]byte(body)); !errors.Is(err, hooklane.ErrNotJSON) {
+				t.Errorf("%s.Events(%q) error = %v, want hooklane.ErrNotJSON", name, body, err)
 			}
 		}
 	}
@@ -230,7 +232,7 @@ func TestSamplesKeys(t *testing.T) {
 	}
 }
 
-func keys(events []Event) []string {
+func keys(events []hooklane.Event) []string {
 	ks := make([]string, len(events))
 	for i, e := range events {
 		ks[i] = e.Key
@@ -238,7 +240,7 @@ func keys(events []Event) []string {
 	return ks
 }
 
-func mustInspect(tb testing.TB, p Provider, body []byte) Summary {
+func mustInspect(tb testing.TB, p hooklane.Provider, body []byte) hooklane.Summary {
 	tb.Helper()
 	s, err := p.Inspect(body)
 	if err != nil {
@@ -249,7 +251,7 @@ func mustInspect(tb testing.TB, p Provider, body []byte) Summary {
 
 // FuzzInspectEvents checks that no input panics either parser, that any JSON
 // object yields a summary and at least one complete event, the same each
-// time, and that anything else is ErrNotJSON.
+// time, and that anything else is hooklane.ErrNotJSON.
 func FuzzInspectEvents(f *testing.F) {
 	names := Names()
 	for _, file := range payloadFiles(f) {
@@ -270,7 +272,7 @@ func FuzzInspectEvents(f *testing.F) {
 		sum, err := p.Inspect(body)
 		events, eventsErr := p.Events(body)
 		if !object {
-			if !errors.Is(err, ErrNotJSON) || !errors.Is(eventsErr, ErrNotJSON) {
+			if !errors.Is(err, hooklane.ErrNotJSON) || !errors.Is(eventsErr, hooklane.ErrNotJSON) {
 				t.Fatalf("%s: non-object %q: Inspect error %v, Events error %v", name, body, err, eventsErr)
 			}
 			return

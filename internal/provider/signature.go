@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/hooklane/hooklane"
 )
 
 // hmacSignature is a signature scheme that every provider here shares: the
@@ -24,19 +26,19 @@ type hmacSignature struct {
 func (s hmacSignature) verify(h http.Header, body []byte, secrets [][]byte) error {
 	value := h.Get(s.header)
 	if value == "" {
-		return fmt.Errorf("%w: no %s header", ErrNoSignature, s.header)
+		return fmt.Errorf("%w: no %s header", hooklane.ErrNoSignature, s.header)
 	}
 	digits, ok := strings.CutPrefix(value, s.prefix)
 	if !ok {
-		return fmt.Errorf("%w: %s lacks the %q prefix", ErrBadSignature, s.header, s.prefix)
+		return fmt.Errorf("%w: %s lacks the %q prefix", hooklane.ErrBadSignature, s.header, s.prefix)
 	}
 	if len(digits) != hex.EncodedLen(sha256.Size) {
 		return fmt.Errorf("%w: %s has %d characters after the prefix, want %d",
-			ErrBadSignature, s.header, len(digits), hex.EncodedLen(sha256.Size))
+			hooklane.ErrBadSignature, s.header, len(digits), hex.EncodedLen(sha256.Size))
 	}
 	got, err := hex.DecodeString(digits)
 	if err != nil {
-		return fmt.Errorf("%w: %s is not hex", ErrBadSignature, s.header)
+		return fmt.Errorf("%w: %s is not hex", hooklane.ErrBadSignature, s.header)
 	}
 	tried := 0
 	for _, secret := range secrets {
@@ -51,7 +53,7 @@ func (s hmacSignature) verify(h http.Header, body []byte, secrets [][]byte) erro
 		}
 	}
 	if tried == 0 {
-		return fmt.Errorf("%w: no secret configured to check %s", ErrBadSignature, s.header)
+		return fmt.Errorf("%w: no secret configured to check %s", hooklane.ErrBadSignature, s.header)
 	}
-	return fmt.Errorf("%w: %s matches none of %d secrets", ErrBadSignature, s.header, tried)
+	return fmt.Errorf("%w: %s matches none of %d secrets", hooklane.ErrBadSignature, s.header, tried)
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hooklane/hooklane"
 )
 
 // signatureFormats is each provider's header and prefix, as their docs give
@@ -123,17 +125,17 @@ func TestVerify(t *testing.T) {
 				{"upper-case hex", signed(v.Header, upper), v.body, [][]byte{secret}, nil},
 				{"rotation: right secret second", signed(v.Header, v.Signature), v.body, [][]byte{[]byte("old-secret"), secret}, nil},
 				{"empty secret skipped", signed(v.Header, v.Signature), v.body, [][]byte{nil, secret}, nil},
-				{"wrong secret", signed(v.Header, v.Signature), v.body, [][]byte{[]byte(v.Secret + "x")}, ErrBadSignature},
-				{"no secrets", signed(v.Header, v.Signature), v.body, nil, ErrBadSignature},
-				{"only an empty secret", signed(v.Header, v.Signature), v.body, [][]byte{{}}, ErrBadSignature},
-				{"flipped body byte", signed(v.Header, v.Signature), flipped, [][]byte{secret}, ErrBadSignature},
-				{"missing header", http.Header{}, v.body, [][]byte{secret}, ErrNoSignature},
-				{"empty header", signed(v.Header, ""), v.body, [][]byte{secret}, ErrNoSignature},
-				{"other header", signed("X-Signature-Other", v.Signature), v.body, [][]byte{secret}, ErrNoSignature},
-				{"truncated", signed(v.Header, v.Signature[:len(v.Signature)-1]), v.body, [][]byte{secret}, ErrBadSignature},
-				{"one byte short", signed(v.Header, v.Signature[:len(v.Signature)-2]), v.body, [][]byte{secret}, ErrBadSignature},
-				{"wrong prefix", signed(v.Header, otherPrefix), v.body, [][]byte{secret}, ErrBadSignature},
-				{"not hex", signed(v.Header, prefix+strings.Repeat("zz", sha256.Size)), v.body, [][]byte{secret}, ErrBadSignature},
+				{"wrong secret", signed(v.Header, v.Signature), v.body, [][]byte{[]byte(v.Secret + "x")}, hooklane.ErrBadSignature},
+				{"no secrets", signed(v.Header, v.Signature), v.body, nil, hooklane.ErrBadSignature},
+				{"only an empty secret", signed(v.Header, v.Signature), v.body, [][]byte{{}}, hooklane.ErrBadSignature},
+				{"flipped body byte", signed(v.Header, v.Signature), flipped, [][]byte{secret}, hooklane.ErrBadSignature},
+				{"missing header", http.Header{}, v.body, [][]byte{secret}, hooklane.ErrNoSignature},
+				{"empty header", signed(v.Header, ""), v.body, [][]byte{secret}, hooklane.ErrNoSignature},
+				{"other header", signed("X-Signature-Other", v.Signature), v.body, [][]byte{secret}, hooklane.ErrNoSignature},
+				{"truncated", signed(v.Header, v.Signature[:len(v.Signature)-1]), v.body, [][]byte{secret}, hooklane.ErrBadSignature},
+				{"one byte short", signed(v.Header, v.Signature[:len(v.Signature)-2]), v.body, [][]byte{secret}, hooklane.ErrBadSignature},
+				{"wrong prefix", signed(v.Header, otherPrefix), v.body, [][]byte{secret}, hooklane.ErrBadSignature},
+				{"not hex", signed(v.Header, prefix+strings.Repeat("zz", sha256.Size)), v.body, [][]byte{secret}, hooklane.ErrBadSignature},
 			}
 			for _, tt := range tests {
 				err := p.Verify(tt.header, tt.body, tt.secrets)
@@ -173,7 +175,7 @@ func FuzzVerify(f *testing.F) {
 			if !ok || strings.ToLower(digits) != want || len(secret) == 0 {
 				t.Fatalf("%s verified %q over %q with secret %q", name, signature, body, secret)
 			}
-		} else if !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrNoSignature) {
+		} else if !errors.Is(err, hooklane.ErrBadSignature) && !errors.Is(err, hooklane.ErrNoSignature) {
 			t.Fatalf("%s: Verify error %v is neither sentinel", name, err)
 		}
 		if len(secret) > 0 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"net/http"
+
+	"github.com/hooklane/hooklane"
 )
 
 // whapi speaks whapi.co's webhooks: one event per delivery, named by
@@ -34,25 +36,25 @@ func (whapi) Verify(h http.Header, body []byte, secrets [][]byte) error {
 
 // Inspect keys the delivery by its body's SHA-256, not by its id: every
 // ack_update of a message repeats the message's id.
-func (whapi) Inspect(body []byte) (Summary, error) {
+func (whapi) Inspect(body []byte) (hooklane.Summary, error) {
 	var e struct {
 		EventType scalar `json:"event_type"`
 	}
 	if err := decodeObject(body, &e); err != nil {
-		return Summary{}, err
+		return hooklane.Summary{}, err
 	}
-	return Summary{EventType: orUnknown(e.EventType), DedupeKey: BodyHash(body)}, nil
+	return hooklane.Summary{EventType: orUnknown(e.EventType), DedupeKey: BodyHash(body)}, nil
 }
 
 // Events returns the delivery's one event. A message is keyed by its id, an
 // acknowledgement by the message id and the ack it reports, and a reaction,
 // which has no id of its own, by the body's SHA-256.
-func (whapi) Events(body []byte) ([]Event, error) {
+func (whapi) Events(body []byte) ([]hooklane.Event, error) {
 	var w whapiEvent
 	if err := decodeObject(body, &w); err != nil {
 		return nil, err
 	}
-	e := Event{
+	e := hooklane.Event{
 		OccurredAt: unixTime(w.Timestamp),
 		Account:    string(w.InstanceID),
 		Payload:    bytes.Clone(body),
@@ -84,7 +86,7 @@ func (whapi) Events(body []byte) ([]Event, error) {
 		e.Type = orUnknown(w.EventType)
 		e.Key = naturalKey(e.Type, body)
 	}
-	return []Event{e}, nil
+	return []hooklane.Event{e}, nil
 }
 
 func (whapi) KeepHeaders() []string {

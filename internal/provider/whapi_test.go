@@ -1,6 +1,10 @@
 package provider
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/hooklane/hooklane"
+)
 
 func TestWhapiInspect(t *testing.T) {
 	for _, tt := range []struct {
@@ -13,7 +17,7 @@ func TestWhapiInspect(t *testing.T) {
 		{"whapi/test_webhook.json", "test_webhook"},
 	} {
 		body := readPayload(t, tt.file)
-		want := Summary{EventType: tt.want, DedupeKey: sha(body)}
+		want := hooklane.Summary{EventType: tt.want, DedupeKey: sha(body)}
 		if got := mustInspect(t, mustLookup(t, "whapi"), body); got != want {
 			t.Errorf("%s: Inspect = %+v, want %+v", tt.file, got, want)
 		}
@@ -32,19 +36,19 @@ func TestWhapiEvents(t *testing.T) {
 	tests := []struct {
 		name string
 		body []byte
-		want Event
+		want hooklane.Event
 	}{
-		{"received", readPayload(t, "whapi/message_received.json"), Event{Type: "message", Key: "message:ABCD1234", OccurredAt: unix(1724716800), Account: "123", ResourceType: "message", ResourceID: "ABCD1234", ConversationID: contact, Phone: contact}},
+		{"received", readPayload(t, "whapi/message_received.json"), hooklane.Event{Type: "message", Key: "message:ABCD1234", OccurredAt: unix(1724716800), Account: "123", ResourceType: "message", ResourceID: "ABCD1234", ConversationID: contact, Phone: contact}},
 		// The contact of a sent message is its recipient, not the sender.
-		{"sent", readPayload(t, "whapi/message_sent.json"), Event{Type: "message", Key: "message:WXYZ5678", OccurredAt: unix(1724716890), Account: "123", ResourceType: "message", ResourceID: "WXYZ5678", ConversationID: contact, Phone: contact}},
-		{"ack delivered", readPayload(t, "whapi/ack_update.json"), Event{Type: "status", Key: "ack:WXYZ5678:delivered", ResourceType: "message", ResourceID: "WXYZ5678"}},
-		{"ack read", readPayload(t, "whapi/ack_update_read.json"), Event{Type: "status", Key: "ack:WXYZ5678:read", ResourceType: "message", ResourceID: "WXYZ5678"}},
-		{"reaction", reaction, Event{Type: "reaction", Key: "reaction:" + sha(reaction), OccurredAt: unix(1724717000), Account: "123", ResourceType: "message", ResourceID: "WXYZ5678", Phone: contact}},
-		{"test webhook", test, Event{Type: "test_webhook", Key: "test_webhook:" + sha(test), OccurredAt: unix(1724717100), Account: "123"}},
-		{"numeric instance_id", numericInstance, Event{Type: "message", Key: "message:N1", OccurredAt: unix(1724716800), Account: "123", ResourceType: "message", ResourceID: "N1", ConversationID: "1@c.us", Phone: "1@c.us"}},
-		{"unknown event type", unknown, Event{Type: "chat_archived", Key: "chat_archived:" + sha(unknown), Account: "123"}},
-		{"no event type", noType, Event{Type: "unknown", Key: "unknown:" + sha(noType)}},
-		{"ack without id", ackNoID, Event{Type: "status", Key: "ack:" + sha(ackNoID), ResourceType: "message"}},
+		{"sent", readPayload(t, "whapi/message_sent.json"), hooklane.Event{Type: "message", Key: "message:WXYZ5678", OccurredAt: unix(1724716890), Account: "123", ResourceType: "message", ResourceID: "WXYZ5678", ConversationID: contact, Phone: contact}},
+		{"ack delivered", readPayload(t, "whapi/ack_update.json"), hooklane.Event{Type: "status", Key: "ack:WXYZ5678:delivered", ResourceType: "message", ResourceID: "WXYZ5678"}},
+		{"ack read", readPayload(t, "whapi/ack_update_read.json"), hooklane.Event{Type: "status", Key: "ack:WXYZ5678:read", ResourceType: "message", ResourceID: "WXYZ5678"}},
+		{"reaction", reaction, hooklane.Event{Type: "reaction", Key: "reaction:" + sha(reaction), OccurredAt: unix(1724717000), Account: "123", ResourceType: "message", ResourceID: "WXYZ5678", Phone: contact}},
+		{"test webhook", test, hooklane.Event{Type: "test_webhook", Key: "test_webhook:" + sha(test), OccurredAt: unix(1724717100), Account: "123"}},
+		{"numeric instance_id", numericInstance, hooklane.Event{Type: "message", Key: "message:N1", OccurredAt: unix(1724716800), Account: "123", ResourceType: "message", ResourceID: "N1", ConversationID: "1@c.us", Phone: "1@c.us"}},
+		{"unknown event type", unknown, hooklane.Event{Type: "chat_archived", Key: "chat_archived:" + sha(unknown), Account: "123"}},
+		{"no event type", noType, hooklane.Event{Type: "unknown", Key: "unknown:" + sha(noType)}},
+		{"ack without id", ackNoID, hooklane.Event{Type: "status", Key: "ack:" + sha(ackNoID), ResourceType: "message"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +58,7 @@ func TestWhapiEvents(t *testing.T) {
 			}
 			want := tt.want
 			want.Payload = tt.body
-			checkEvents(t, tt.body, got, []Event{want})
+			checkEvents(t, tt.body, got, []hooklane.Event{want})
 		})
 	}
 }

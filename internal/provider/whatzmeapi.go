@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+
+	"github.com/hooklane/hooklane"
 )
 
 // whatzmeapi speaks WhatzMeAPI's webhooks and, since they share event names,
@@ -51,31 +53,31 @@ func (whatzmeapi) Verify(h http.Header, body []byte, secrets [][]byte) error {
 
 // Inspect keys the delivery by its body's SHA-256: neither form carries a
 // delivery id.
-func (whatzmeapi) Inspect(body []byte) (Summary, error) {
+func (whatzmeapi) Inspect(body []byte) (hooklane.Summary, error) {
 	var d struct {
 		Event scalar `json:"event"`
 	}
 	if err := decodeObject(body, &d); err != nil {
-		return Summary{}, err
+		return hooklane.Summary{}, err
 	}
-	return Summary{EventType: orUnknown(d.Event), DedupeKey: BodyHash(body)}, nil
+	return hooklane.Summary{EventType: orUnknown(d.Event), DedupeKey: BodyHash(body)}, nil
 }
 
 // Events returns one event per message of a messages.upsert and one per
 // status of a messages.update; anything else is one event for the delivery.
-func (whatzmeapi) Events(body []byte) ([]Event, error) {
+func (whatzmeapi) Events(body []byte) ([]hooklane.Event, error) {
 	var d whatzDelivery
 	if err := decodeObject(body, &d); err != nil {
 		return nil, err
 	}
 	sent := isoTime(d.DateTime)
-	var events []Event
+	var events []hooklane.Event
 	switch d.Event {
 	case "messages.upsert":
 		for _, raw := range whatzItems(d.Messages, d.Data) {
 			var it whatzItem
 			decodeItem(raw, &it)
-			events = append(events, Event{
+			events = append(events, hooklane.Event{
 				Type:           "message",
 				Key:            naturalKey("message", raw, string(it.Key.ID)),
 				OccurredAt:     cmp.Or(unixTime(it.MessageTimestamp), sent),
@@ -93,7 +95,7 @@ func (whatzmeapi) Events(body []byte) ([]Event, error) {
 			decodeItem(raw, &it)
 			id := string(cmp.Or(it.ID, it.KeyID, it.Key.ID))
 			jid := string(cmp.Or(it.RemoteJID, it.Key.RemoteJID))
-			events = append(events, Event{
+			events = append(events, hooklane.Event{
 				Type:           "status",
 				Key:            naturalKey("status", raw, id, string(it.Status)),
 				OccurredAt:     sent,
@@ -107,7 +109,7 @@ func (whatzmeapi) Events(body []byte) ([]Event, error) {
 		}
 	}
 	if len(events) == 0 {
-		events = append(events, Event{
+		events = append(events, hooklane.Event{
 			Type:       orUnknown(d.Event),
 			Key:        naturalKey("delivery", body),
 			OccurredAt: sent,

@@ -3,6 +3,8 @@ package provider
 import (
 	"testing"
 	"time"
+
+	"github.com/hooklane/hooklane"
 )
 
 func TestWhatzmeapiInspect(t *testing.T) {
@@ -15,7 +17,7 @@ func TestWhatzmeapiInspect(t *testing.T) {
 		{"whatzmeapi/evolution_update.json", "messages.update"},
 	} {
 		body := readPayload(t, tt.file)
-		want := Summary{EventType: tt.want, DedupeKey: sha(body)}
+		want := hooklane.Summary{EventType: tt.want, DedupeKey: sha(body)}
 		if got := mustInspect(t, mustLookup(t, "whatzmeapi"), body); got != want {
 			t.Errorf("%s: Inspect = %+v, want %+v", tt.file, got, want)
 		}
@@ -35,31 +37,31 @@ func TestWhatzmeapiEvents(t *testing.T) {
 	tests := []struct {
 		name string
 		body []byte
-		want []Event
+		want []hooklane.Event
 	}{
-		{"seed upsert", readPayload(t, "whatzmeapi/messages_upsert.json"), []Event{
+		{"seed upsert", readPayload(t, "whatzmeapi/messages_upsert.json"), []hooklane.Event{
 			{Type: "message", Key: "message:ID", ResourceType: "message", ResourceID: "ID", ConversationID: seedJID, Phone: seedJID},
 		}},
-		{"seed update: two statuses of one id are two events", readPayload(t, "whatzmeapi/messages_update.json"), []Event{
+		{"seed update: two statuses of one id are two events", readPayload(t, "whatzmeapi/messages_update.json"), []hooklane.Event{
 			{Type: "status", Key: "status:ID:delivered", ResourceType: "message", ResourceID: "ID"},
 			{Type: "status", Key: "status:ID:read", ResourceType: "message", ResourceID: "ID"},
 		}},
-		{"evolution upsert", readPayload(t, "whatzmeapi/evolution_upsert.json"), []Event{
+		{"evolution upsert", readPayload(t, "whatzmeapi/evolution_upsert.json"), []hooklane.Event{
 			{Type: "message", Key: "message:3EB0C431C26A1916E07E", OccurredAt: unix(1717689097), Account: "loja-centro", ResourceType: "message", ResourceID: "3EB0C431C26A1916E07E", ConversationID: evoJID, Phone: evoJID},
 		}},
-		{"evolution flat update", readPayload(t, "whatzmeapi/evolution_update.json"), []Event{
+		{"evolution flat update", readPayload(t, "whatzmeapi/evolution_update.json"), []hooklane.Event{
 			{Type: "status", Key: "status:3EB0A7F2D94C18B6E5A1:READ", OccurredAt: time.Date(2024, 6, 6, 12, 52, 10, 4e6, time.UTC), Account: "loja-centro", ResourceType: "message", ResourceID: "3EB0A7F2D94C18B6E5A1", ConversationID: evoJID, Phone: evoJID},
 		}},
-		{"unknown event", connection, []Event{
+		{"unknown event", connection, []hooklane.Event{
 			{Type: "connection.update", Key: "delivery:" + sha(connection), OccurredAt: time.Date(2024, 6, 6, 12, 0, 0, 0, time.UTC), Account: "loja-centro", Payload: connection},
 		}},
-		{"upsert without messages", emptyUpsert, []Event{
+		{"upsert without messages", emptyUpsert, []hooklane.Event{
 			{Type: "messages.upsert", Key: "delivery:" + sha(emptyUpsert), Payload: emptyUpsert},
 		}},
-		{"no event", noEvent, []Event{
+		{"no event", noEvent, []hooklane.Event{
 			{Type: "unknown", Key: "delivery:" + sha(noEvent), Payload: noEvent},
 		}},
-		{"statuses without ids", noIDs, []Event{
+		{"statuses without ids", noIDs, []hooklane.Event{
 			{Type: "status", Key: "status:" + sha([]byte(`{"status":"read"}`)), ResourceType: "message"},
 			{Type: "status", Key: "status:" + sha([]byte(`{"status":"delivered"}`)), ResourceType: "message"},
 		}},

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 )
 
 // Connect dials url with settings fit for a long-running role: it retries
@@ -71,11 +71,11 @@ type StreamConfig struct {
 // records (<prefix>.exchanges.>). File storage; messages stay until MaxAge
 // even once consumed, so users may attach consumers of their own.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
-	prefix := cmp.Or(cfg.SubjectPrefix, delivery.DefaultPrefix)
+	prefix := cmp.Or(cfg.SubjectPrefix, hooklane.DefaultPrefix)
 	sc := jetstream.StreamConfig{
 		Name:        cmp.Or(cfg.Name, "HOOKLANE_EVENTS"),
 		Description: "hooklane webhook deliveries",
-		Subjects:    []string{delivery.EventsWildcard(prefix), delivery.ExchangesWildcard(prefix)},
+		Subjects:    []string{hooklane.EventsWildcard(prefix), hooklane.ExchangesWildcard(prefix)},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    cmp.Or(cfg.Replicas, 1),

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -89,7 +89,7 @@ func TestExchangeRecorderPublishesAndDrainsOnClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 50 {
-		rec.Record(delivery.FlowExchange{ID: string(rune('a'+i%26)) + strings.Repeat("x", i), Source: "platica", Outcome: "answered"})
+		rec.Record(hooklane.FlowExchange{ID: string(rune('a'+i%26)) + strings.Repeat("x", i), Source: "platica", Outcome: "answered"})
 	}
 	rec.Close(ctx) // publishes everything queued before returning
 	s, _ := js.Stream(ctx, "EVENTS")
@@ -100,11 +100,11 @@ func TestExchangeRecorderPublishesAndDrainsOnClose(t *testing.T) {
 	if info.State.Msgs != 50 {
 		t.Fatalf("%d records in the stream after Close, want 50", info.State.Msgs)
 	}
-	msg, err := s.GetLastMsgForSubject(ctx, delivery.ExchangeSubject("hl", "platica"))
+	msg, err := s.GetLastMsgForSubject(ctx, hooklane.ExchangeSubject("hl", "platica"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ex delivery.FlowExchange
+	var ex hooklane.FlowExchange
 	if err := json.Unmarshal(msg.Data, &ex); err != nil || ex.Source != "platica" {
 		t.Errorf("record %s: %v", msg.Data, err)
 	}
@@ -120,7 +120,7 @@ func TestExchangeRecorderDropsRatherThanBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 100 {
-		rec.Record(delivery.FlowExchange{ID: "x", Source: "s"}) // must never block
+		rec.Record(hooklane.FlowExchange{ID: "x", Source: "s"}) // must never block
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

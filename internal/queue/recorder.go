@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hooklane/hooklane/internal/delivery"
+	"github.com/hooklane/hooklane"
 )
 
 // ExchangeRecorder publishes flow exchange records to JetStream from a
@@ -20,7 +20,7 @@ type ExchangeRecorder struct {
 	js      jetstream.JetStream
 	prefix  string
 	log     *slog.Logger
-	records chan delivery.FlowExchange
+	records chan hooklane.FlowExchange
 	done    chan struct{}
 	close   sync.Once
 	dropped prometheus.Counter
@@ -34,7 +34,7 @@ func NewExchangeRecorder(js jetstream.JetStream, prefix string, buffer int, logg
 		js:      js,
 		prefix:  prefix,
 		log:     logger,
-		records: make(chan delivery.FlowExchange, buffer),
+		records: make(chan hooklane.FlowExchange, buffer),
 		done:    make(chan struct{}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hooklane_flow_records_dropped_total",
@@ -56,7 +56,7 @@ func NewExchangeRecorder(js jetstream.JetStream, prefix string, buffer int, logg
 
 // Record queues ex for publishing without blocking. It must not be called
 // after Close.
-func (r *ExchangeRecorder) Record(ex delivery.FlowExchange) {
+func (r *ExchangeRecorder) Record(ex hooklane.FlowExchange) {
 	select {
 	case r.records <- ex:
 	default:
@@ -83,7 +83,7 @@ func (r *ExchangeRecorder) run() {
 	}
 }
 
-func (r *ExchangeRecorder) publish(ex delivery.FlowExchange) {
+func (r *ExchangeRecorder) publish(ex hooklane.FlowExchange) {
 	data, err := json.Marshal(ex)
 	if err != nil {
 		r.failed.Inc()
@@ -92,7 +92,7 @@ func (r *ExchangeRecorder) publish(ex delivery.FlowExchange) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = r.js.Publish(ctx, delivery.ExchangeSubject(r.prefix, ex.Source), data, jetstream.WithMsgID("exchange:"+ex.ID))
+	_, err = r.js.Publish(ctx, hooklane.ExchangeSubject(r.prefix, ex.Source), data, jetstream.WithMsgID("exchange:"+ex.ID))
 	if err != nil {
 		r.failed.Inc()
 		r.log.Warn("flow exchange record not published", "source", ex.Source, "flow_id", ex.FlowID, "err", err)

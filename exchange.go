@@ -1,4 +1,4 @@
-package delivery
+package hooklane
 
 import (
 	"encoding/json"

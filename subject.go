@@ -1,9 +1,15 @@
-package delivery
+package hooklane
 
 import "strings"
 
-// DefaultPrefix is the first token of every subject hooklane uses.
-const DefaultPrefix = "hooklane"
+// Defaults of the NATS names every role agrees on.
+const (
+	// DefaultPrefix is the first token of every subject hooklane uses.
+	DefaultPrefix = "hooklane"
+	// DefaultStream is the JetStream stream of deliveries and exchange
+	// records.
+	DefaultStream = "HOOKLANE_EVENTS"
+)
 
 // EventSubject is the subject a delivery is published on:
 // <prefix>.events.<source>.<event type>. The event type keeps its dots, so
@@ -14,12 +20,6 @@ func EventSubject(prefix, source, eventType string) string {
 
 // EventsWildcard matches every delivery subject under prefix.
 func EventsWildcard(prefix string) string { return prefix + ".events.>" }
-
-// FlowSubject is the subject a flow request is sent on:
-// <prefix>.flows.<source>.<flow id>.<action>.
-func FlowSubject(prefix, source, flowID, action string) string {
-	return prefix + ".flows." + Token(source) + "." + Token(flowID) + "." + Token(action)
-}
 
 // Token makes s one safe subject token: characters other than ASCII letters,
 // digits, '-' and '_' become '_', and an empty string becomes "_".

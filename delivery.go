@@ -1,11 +1,4 @@
-// Package delivery defines the envelope that carries one verified webhook
-// delivery from ingest, through JetStream, to the workers, and the NATS subject
-// names every hooklane role agrees on.
-//
-// A delivery travels as one JetStream message: the data is the provider's raw
-// body, unchanged, and the metadata rides in NATS headers, so consumers that
-// users attach themselves read the same bytes the provider signed.
-package delivery
+package hooklane
 
 import (
 	"errors"
@@ -32,6 +25,10 @@ const (
 var ErrMalformed = errors.New("malformed delivery message")
 
 // Delivery is one authentic webhook request as accepted by ingest.
+//
+// A delivery travels as one JetStream message: the data is the provider's raw
+// body, unchanged, and the metadata rides in NATS headers, so consumers that
+// users attach themselves read the same bytes the provider signed.
 type Delivery struct {
 	Source     string      // configured source name, e.g. "platica"
 	Provider   string      // provider kind: platica, meta, whatzmeapi or whapi
