@@ -64,18 +64,6 @@ func (d *Delivery) Msg(prefix string) *nats.Msg {
 	return &nats.Msg{Subject: EventSubject(prefix, d.Source, d.EventType), Header: h, Data: d.Body}
 }
 
-// KeptHeaders copies the named headers, in canonical form as providers
-// list them, from a request's headers.
-func KeptHeaders(h http.Header, names []string) http.Header {
-	kept := make(http.Header, len(names))
-	for _, name := range names {
-		if v, ok := h[name]; ok {
-			kept[name] = v
-		}
-	}
-	return kept
-}
-
 // MsgID is the JetStream message id of a delivery: the source keeps two
 // sources that share a provider from deduplicating each other.
 func MsgID(source, dedupeKey string) string { return source + ":" + dedupeKey }

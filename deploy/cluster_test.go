@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/ingest"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/provider"
@@ -87,7 +88,7 @@ func TestClusterNodeLossLosesNoAckedDelivery(t *testing.T) {
 	}
 	whapi, _ := provider.Lookup("whapi")
 	h, err := ingest.New(js, ingest.Config{
-		Sources:       []ingest.Source{{Name: "whapi", Provider: whapi, AllowUnsigned: true}},
+		Sources:       []hooklane.Source{{Name: "whapi", Provider: whapi, AllowUnsigned: true}},
 		Stream:        stream,
 		SubjectPrefix: prefix,
 	}, logger, prometheus.NewRegistry())

@@ -1,14 +1,16 @@
-// Package flowlane answers WhatsApp Flows requests synchronously, by asking
-// responder services over NATS request-reply, and is the SDK for writing
-// those responders.
+// Package flowlane is the SDK for writing WhatsApp Flows responders: the
+// services that hooklane asks, over NATS request-reply, for the next screen
+// of a flow. It depends on the standard library, nats.go and the root
+// hooklane package alone, so a responder in a module of its own pulls in
+// nothing else.
 //
 // A provider (Platica, or Meta itself on an encrypted endpoint) calls
 // hooklane when a user opens, advances or goes back in a flow, and waits a
-// short time for the next screen. hooklane parses the call into a [Request]
-// ([ParsePlatica], [ParseEndpoint], after [DecryptRequest] for Meta) and an
-// [Exchanger] sends it to the responders, which answer with a [Response].
-// When no valid answer arrives before the deadline, hooklane answers with
-// [Fallback] instead, so the provider always gets an answer in time.
+// short time for the next screen. hooklane's flow gateway
+// (package flowlane/gateway) turns the call into a [Request] and asks the
+// responders, which answer with a [Response]. When no valid answer arrives
+// before the deadline, the gateway answers with its fallback instead, so the
+// provider always gets an answer in time.
 //
 // A responder registers a [HandlerFunc] per source and flow on a
 // [Responder] and runs it; replicas share the load in a queue group:
@@ -22,11 +24,34 @@
 // # Wire protocol
 //
 // A request is a NATS message on <prefix>.flows.<source>.<flow id>.<action>
-// (see [FlowSubject]) whose data is the [Request] as JSON and whose
+// (see [Subject]) whose data is the [Request] as JSON and whose
 // [HeaderDeadline] is the absolute deadline. The reply's data is the answer,
 // a JSON object. A failed responder replies with empty data and
 // [HeaderError] (and [HeaderErrorCode]), so hooklane falls back at once
 // rather than at the deadline. Responders in any language can speak it.
 //
-// [FlowSubject]: https://pkg.go.dev/github.com/hooklane/hooklane/internal/delivery#FlowSubject
+// # Why not nats.go's micro
+//
+// The Responder is built on plain queue subscriptions rather than on
+// nats.go's micro services (service discovery, `nats micro info/stats`).
+// Read against nats.go v1.55's micro package, adopting it would change what
+// responders rely on today:
+//   - Routing. A Responder's registrations overlap ("platica"/"*" and
+//     "platica"/"flow_a" both match a flow_a request) and the most specific
+//     one wins. Subscriptions of one queue group that match the same
+//     message receive it once between them, so a micro endpoint per
+//     registration could hand a request to a less specific handler; the
+//     Responder must route by subject itself whatever it subscribes with.
+//   - Concurrency and stop. A micro endpoint calls its handler on the
+//     subscription's goroutine, one request at a time, and Service.Stop
+//     starts the drain and returns without waiting for the handlers in
+//     flight. Run serves each request in a goroutine of its own and returns
+//     only once the drained requests are answered.
+//   - The wire. micro reports failures in Nats-Service-Error and
+//     Nats-Service-Error-Code; responders written in other languages speak
+//     [HeaderError] and [HeaderErrorCode], which the gateway reads.
+//
+// The budget (the deadline header) and the queue group would carry over;
+// the three points above would not, so the Responder keeps its own
+// subscriptions.
 package flowlane

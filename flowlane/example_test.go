@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 )
 
 // A responder serves one screen of a flow; hooklane's side asks it through
@@ -41,10 +41,10 @@ func ExampleResponder() {
 	<-r.Ready()
 
 	// hooklane's side, for a flow request that has arrived over HTTP.
-	x := flowlane.NewExchanger(nc, flowlane.ExchangerConfig{})
+	x := gateway.NewExchanger(nc, gateway.ExchangerConfig{})
 	for _, data := range []string{`{"email":"juan@empresa.com"}`, `{}`} {
 		req := &flowlane.Request{Action: flowlane.ActionDataExchange, Source: "platica", FlowID: "flow_doc_abc", Screen: "WELCOME", Data: json.RawMessage(data)}
-		res := x.Exchange(ctx, req, flowlane.Budget{Total: 5 * time.Second})
+		res := x.Exchange(ctx, req, gateway.Budget{Total: 5 * time.Second})
 		fmt.Println(res.Outcome, string(res.Answer))
 	}
 
@@ -79,40 +79,6 @@ func ExampleFlowTokenInvalid() {
 	fmt.Println(errors.Is(err, flowlane.ErrFlowTokenInvalid))
 	// Output:
 	// true
-}
-
-func ExampleParsePlatica() {
-	body, err := os.ReadFile("testdata/platica_screen_advance.json")
-	if err != nil {
-		log.Fatal(err)
-	}
-	req, err := flowlane.ParsePlatica(body, "platica")
-	if err != nil {
-		log.Fatal(err)
-	}
-	var form struct {
-		Product string `json:"selected_product"`
-		Email   string `json:"email"`
-	}
-	if err := req.DecodeData(&form); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(req.Action, req.Screen, req.FlowID, req.FlowToken)
-	fmt.Println(form.Product, form.Email)
-	// Output:
-	// data_exchange WELCOME flow_doc_abc ZmxvdyQwMQ==
-	// p2 juan@empresa.com
-}
-
-func ExampleValidAnswer() {
-	for _, answer := range []string{`{"data":{"amount_mxn":499}}`, `{"screen":"PAYMENT"}`, `{"screen":""}`, `[]`} {
-		fmt.Println(answer, flowlane.ValidAnswer([]byte(answer)))
-	}
-	// Output:
-	// {"data":{"amount_mxn":499}} true
-	// {"screen":"PAYMENT"} true
-	// {"screen":""} false
-	// [] false
 }
 
 // embeddedNATS starts an in-process NATS server for the examples.

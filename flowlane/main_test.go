@@ -3,8 +3,6 @@ package flowlane_test
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
 
@@ -54,19 +53,14 @@ func (e *env) responder(t testing.TB, logger *slog.Logger, register func(*flowla
 	}
 }
 
-func (e *env) exchanger(t testing.TB) *flowlane.Exchanger {
-	return flowlane.NewExchanger(e.nc, flowlane.ExchangerConfig{Prefix: e.prefix, Logger: testLogger(t)})
+func (e *env) exchanger(t testing.TB) *gateway.Exchanger {
+	return gateway.NewExchanger(e.nc, gateway.ExchangerConfig{Prefix: e.prefix, Logger: testLogger(t)})
 }
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+func exchangeReq(flowID, screen string) *flowlane.Request {
+	return &flowlane.Request{Action: flowlane.ActionDataExchange, Source: "platica", FlowID: flowID, Screen: screen, FlowToken: "tok"}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
 
@@ -38,7 +39,7 @@ func TestResponderMostSpecificHandlerWins(t *testing.T) {
 		// the same handler must answer.
 		for range 10 {
 			req := &flowlane.Request{Action: flowlane.ActionInit, Source: tc.source, FlowID: tc.flow}
-			res := x.Exchange(t.Context(), req, flowlane.Budget{Total: 5 * time.Second})
+			res := x.Exchange(t.Context(), req, gateway.Budget{Total: 5 * time.Second})
 			var got flowlane.Response
 			if err := json.Unmarshal(res.Answer, &got); err != nil || got.Screen != tc.want {
 				t.Fatalf("%s/%s answered %s (%s), want screen %s", tc.source, tc.flow, res.Answer, res.Outcome, tc.want)
@@ -67,9 +68,9 @@ func TestResponderDrainsOnStop(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 	<-r.Ready()
 
-	results := make(chan flowlane.Result, 1)
+	results := make(chan gateway.Result, 1)
 	go func() {
-		results <- e.exchanger(t).Exchange(context.Background(), exchangeReq("f", "WELCOME"), flowlane.Budget{Total: 10 * time.Second})
+		results <- e.exchanger(t).Exchange(context.Background(), exchangeReq("f", "WELCOME"), gateway.Budget{Total: 10 * time.Second})
 	}()
 	<-started
 	cancel()
@@ -79,14 +80,14 @@ func TestResponderDrainsOnStop(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
-	if res := <-results; res.Outcome != flowlane.OutcomeAnswered || string(res.Answer) != `{"screen":"DONE"}` {
+	if res := <-results; res.Outcome != gateway.OutcomeAnswered || string(res.Answer) != `{"screen":"DONE"}` {
 		t.Errorf("outcome %s, answer %s, err %v", res.Outcome, res.Answer, res.Err)
 	}
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil", err)
 	}
 	// Stopped: nobody listens any more.
-	if res := e.exchanger(t).Exchange(t.Context(), exchangeReq("f", "WELCOME"), flowlane.Budget{Total: 5 * time.Second}); res.Outcome != flowlane.OutcomeNoResponders {
+	if res := e.exchanger(t).Exchange(t.Context(), exchangeReq("f", "WELCOME"), gateway.Budget{Total: 5 * time.Second}); res.Outcome != gateway.OutcomeNoResponders {
 		t.Errorf("after stop: outcome %s", res.Outcome)
 	}
 }

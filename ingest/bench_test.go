@@ -69,13 +69,13 @@ func BenchmarkBareHandler(b *testing.B) {
 	})
 	b.Run("ingest_message", func(b *testing.B) {
 		r := newRig(b, 0)
-		keep := r.handler.sources["platica"].keepHeaders
+		src := r.handler.sources["platica"]
 		var n atomic.Int64
 		benchmarkBare(b, func(ctx context.Context, req *http.Request, body []byte) error {
 			d := hooklane.Delivery{
 				Source: "platica", Provider: "platica", EventType: "message.created",
 				DedupeKey: "bench-" + strconv.FormatInt(n.Add(1), 10), ReceivedAt: time.Now(),
-				Headers: hooklane.KeptHeaders(req.Header, keep), Body: body,
+				Headers: src.KeptHeaders(req.Header), Body: body,
 			}
 			_, err := r.js.PublishMsg(ctx, d.Msg(r.handler.cfg.SubjectPrefix), r.handler.publishOpts...)
 			return err

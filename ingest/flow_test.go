@@ -43,7 +43,7 @@ func flowHandler(t *testing.T, r *rig, pub Publisher) *httptest.Server {
 	t.Helper()
 	p, _ := provider.Lookup("platica")
 	h, err := New(pub, Config{
-		Sources:        []Source{{Name: "platica", Provider: p, Secrets: [][]byte{[]byte(platicaSecret)}}},
+		Sources:        []hooklane.Source{{Name: "platica", Provider: p, Secrets: [][]byte{[]byte(platicaSecret)}}},
 		Stream:         r.stream,
 		SubjectPrefix:  r.handler.cfg.SubjectPrefix,
 		PublishTimeout: time.Minute,

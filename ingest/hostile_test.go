@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/provider"
@@ -100,10 +101,10 @@ func newHostileRig(t testing.TB, maxBody int64) *rig {
 
 func newHostileHandler(t testing.TB, pub Publisher, stream, prefix string, maxBody int64) (*Handler, *prometheus.Registry) {
 	t.Helper()
-	var sources []Source
+	var sources []hooklane.Source
 	for _, s := range signers {
 		p, _ := provider.Lookup(s.provider)
-		src := Source{Name: s.source, Provider: p, Secrets: [][]byte{[]byte("rotated-out"), []byte(s.secret)}}
+		src := hooklane.Source{Name: s.source, Provider: p, Secrets: [][]byte{[]byte("rotated-out"), []byte(s.secret)}}
 		if s.provider == "meta" {
 			src.VerifyToken = metaToken
 		}
@@ -115,8 +116,8 @@ func newHostileHandler(t testing.TB, pub Publisher, stream, prefix string, maxBo
 	meta, _ := provider.Lookup("meta")
 	whapi, _ := provider.Lookup("whapi")
 	sources = append(sources,
-		Source{Name: "wa-notoken", Provider: meta, Secrets: [][]byte{[]byte(metaSecret)}},
-		Source{Name: "open", Provider: whapi, AllowUnsigned: true},
+		hooklane.Source{Name: "wa-notoken", Provider: meta, Secrets: [][]byte{[]byte(metaSecret)}},
+		hooklane.Source{Name: "open", Provider: whapi, AllowUnsigned: true},
 	)
 	reg := prometheus.NewRegistry()
 	h, err := New(pub, Config{

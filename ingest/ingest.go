@@ -25,18 +25,11 @@ import (
 	"github.com/hooklane/hooklane/internal/httpserver"
 )
 
-// Source is one configured webhook sender, ready to serve.
-type Source struct {
-	Name          string
-	Provider      hooklane.Provider
-	Secrets       [][]byte // any one may sign a delivery
-	AllowUnsigned bool     // accept deliveries when Secrets is empty
-	VerifyToken   string   // Meta's GET handshake token
-	BearerToken   string   // if set, Authorization: Bearer must match
-
-	// Set by New, so that no request looks them up.
-	keepHeaders []string
-	metrics     sourceMetrics
+// source is one configured webhook sender, ready to serve: its metrics are
+// set by New, so that no request looks them up.
+type source struct {
+	hooklane.Source
+	metrics sourceMetrics
 }
 
 // Publisher publishes to JetStream and waits for its acknowledgement;
@@ -55,7 +48,7 @@ type FlowAnswerer interface {
 // Config configures a Handler.
 type Config struct {
 	// Sources are served at /webhooks/<name>.
-	Sources []Source
+	Sources []hooklane.Source
 	// Stream is the JetStream stream deliveries must land in.
 	Stream string
 	// SubjectPrefix is the subjects' first token. Defaults to "hooklane".
@@ -76,7 +69,7 @@ type Config struct {
 type Handler struct {
 	pub        Publisher
 	cfg        Config
-	sources    map[string]*Source
+	sources    map[string]*source
 	retryAfter string
 	// publishOpts make JetStream refuse a publish that would land in
 	// another stream than Config.Stream.
@@ -99,7 +92,7 @@ func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Register
 	h := &Handler{
 		pub:        pub,
 		cfg:        cfg,
-		sources:    make(map[string]*Source, len(cfg.Sources)),
+		sources:    make(map[string]*source, len(cfg.Sources)),
 		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
 		log:        logger,
 		metrics:    m,
@@ -111,9 +104,7 @@ func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Register
 		if len(s.Secrets) == 0 && !s.AllowUnsigned {
 			return nil, errors.New("ingest: source " + s.Name + " has no secret and does not allow unsigned deliveries")
 		}
-		s.keepHeaders = s.Provider.KeepHeaders()
-		s.metrics = m.forSource(s.Name, s.Provider.Name())
-		h.sources[s.Name] = &s
+		h.sources[s.Name] = &source{Source: s, metrics: m.forSource(s.Name, s.Provider.Name())}
 	}
 	return h, nil
 }
@@ -158,7 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, start time.Time) {
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *source, start time.Time) {
 	body, err := h.readBody(w, r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -170,15 +161,13 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 		h.reject(w, r, src, http.StatusBadRequest, outcomeBadRequest, "reading body: "+err.Error())
 		return
 	}
-	if src.BearerToken != "" && !httpserver.BearerMatches(r.Header.Get("Authorization"), src.BearerToken) {
-		h.reject(w, r, src, http.StatusUnauthorized, outcomeUnauthorized, "bearer token missing or wrong")
-		return
-	}
-	if len(src.Secrets) > 0 {
-		if err := src.Provider.Verify(r.Header, body, src.Secrets); err != nil {
-			h.reject(w, r, src, http.StatusUnauthorized, outcomeBadSignature, err.Error())
-			return
+	if err := src.Authenticate(r.Header, body); err != nil {
+		outcome := outcomeBadSignature
+		if errors.Is(err, hooklane.ErrUnauthorized) {
+			outcome = outcomeUnauthorized
 		}
+		h.reject(w, r, src, http.StatusUnauthorized, outcome, err.Error())
+		return
 	}
 	summary, err := src.Provider.Inspect(body)
 	if err != nil {
@@ -192,7 +181,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *Source, s
 		DedupeKey:  summary.DedupeKey,
 		ReceivedAt: start,
 		RequestID:  httpserver.RequestID(r.Context()),
-		Headers:    hooklane.KeptHeaders(r.Header, src.keepHeaders),
+		Headers:    src.KeptHeaders(r.Header),
 		Body:       body,
 	}
 	if summary.Flow && h.cfg.Flows != nil {
@@ -222,7 +211,7 @@ const flowPublishGrace = 20 * time.Millisecond
 // runs alongside the exchange and may take until the answer's deadline
 // (at least flowPublishGrace); when it fails or takes longer, the answer is
 // 503: the provider then sends its own fallback and retries the delivery.
-func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *Source, d *hooklane.Delivery, start time.Time) {
+func (h *Handler) answerFlow(w http.ResponseWriter, r *http.Request, src *source, d *hooklane.Delivery, start time.Time) {
 	published := make(chan error, 1)
 	go func() {
 		_, err := h.publish(r.Context(), d)
@@ -258,7 +247,7 @@ func (h *Handler) publish(ctx context.Context, d *hooklane.Delivery) (*jetstream
 	return ack, err
 }
 
-func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, src *Source) {
+func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, src *source) {
 	q := r.URL.Query()
 	token := q.Get("hub.verify_token")
 	if q.Get("hub.mode") != "subscribe" || src.VerifyToken == "" ||
@@ -287,7 +276,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 }
 
 // reject answers a refused request, logs the reason once and counts it.
-func (h *Handler) reject(w http.ResponseWriter, r *http.Request, src *Source, status int, outcome, reason string) {
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, src *source, status int, outcome, reason string) {
 	name, prov := r.PathValue("source"), ""
 	if src != nil {
 		prov = src.Provider.Name()
@@ -305,11 +294,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, src *Source, st
 	writeBody(w, status, errorBody(reason))
 }
 
-// AcceptedAnswer is the body of the 200 that acknowledges a queued
-// delivery, as JSON: WhatzMeAPI requires {"ok":true}.
-const AcceptedAnswer = `{"ok":true}` + "\n"
-
-var okBody = []byte(AcceptedAnswer)
+// okBody is the body of the 200 that acknowledges a queued delivery, as
+// JSON: WhatzMeAPI requires {"ok":true}.
+var okBody = []byte(`{"ok":true}` + "\n")
 
 func errorBody(reason string) []byte {
 	b, _ := jsonString(reason)

@@ -87,7 +87,7 @@ func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
 	reg := prometheus.NewRegistry()
 	logs := &logBuffer{}
 	h, err := New(js, Config{
-		Sources: []Source{
+		Sources: []hooklane.Source{
 			{Name: "platica", Provider: lookup("platica"), Secrets: [][]byte{[]byte("old"), []byte(platicaSecret)}},
 			{Name: "wa", Provider: lookup("meta"), Secrets: [][]byte{[]byte(metaSecret)}, VerifyToken: metaToken},
 			{Name: "whatz", Provider: lookup("whatzmeapi"), Secrets: [][]byte{[]byte(whatzSecret)}, BearerToken: whatzBearer},
@@ -364,7 +364,7 @@ func TestAllowUnsignedSource(t *testing.T) {
 
 func TestNoSecretRefusedWithoutAllowUnsigned(t *testing.T) {
 	p, _ := provider.Lookup("whapi")
-	_, err := New(nil, Config{Sources: []Source{{Name: "open", Provider: p}}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	_, err := New(nil, Config{Sources: []hooklane.Source{{Name: "open", Provider: p}}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err == nil {
 		t.Fatal("a source with no secret was accepted")
 	}
@@ -391,7 +391,7 @@ func TestPublishIntoAnotherStreamIsRefused(t *testing.T) {
 	r := newRig(t, 0)
 	p, _ := provider.Lookup("platica")
 	h, err := New(r.js, Config{
-		Sources:       []Source{{Name: "platica", Provider: p, Secrets: [][]byte{[]byte(platicaSecret)}}},
+		Sources:       []hooklane.Source{{Name: "platica", Provider: p, Secrets: [][]byte{[]byte(platicaSecret)}}},
 		Stream:        "NOT_THE_STREAM", // the subject is captured by r.stream
 		SubjectPrefix: r.handler.cfg.SubjectPrefix,
 	}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,11 +29,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooklane/hooklane"
-	"github.com/hooklane/hooklane/ingest"
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/loadgen"
-	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/internal/queue"
 )
 
@@ -710,6 +710,10 @@ const (
 // hooklane all embeds its own, storing beside it. An empty answer would
 // spare its HTTP server, and the load generator's client, work that no
 // receiver can skip: 5 to 10 µs a request each on the suite's machine.
+// acceptedAnswer is what ingest answers a queued delivery; TestLoad checks
+// that both answer the same.
+const acceptedAnswer = `{"ok":true}` + "\n"
+
 func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
 	publishes := cmp.Or(e.Getenv(envReferencePublishes), referenceBody)
 	if publishes != referenceBody && publishes != referenceMessage {
@@ -731,21 +735,13 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 		return err
 	}
 	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, stream)})
-	type source struct {
-		name     string
-		provider hooklane.Provider
-		secrets  [][]byte
-		subject  string
-		keep     []string // the headers ingest keeps
+	srcs, err := hooklaneSources(cfg)
+	if err != nil {
+		return err
 	}
-	sources := make(map[string]source, len(cfg.Sources))
-	for _, s := range cfg.Sources {
-		prov, _ := provider.Lookup(s.Provider) // the config is validated
-		src := source{name: s.Name, provider: prov, subject: hooklane.EventSubject(prefix, s.Name, referenceEventType), keep: prov.KeepHeaders()}
-		for _, secret := range s.Secrets {
-			src.secrets = append(src.secrets, []byte(secret))
-		}
-		sources[s.Name] = src
+	sources := make(map[string]*hooklane.Source, len(srcs))
+	for i := range srcs {
+		sources[srcs[i].Name] = &srcs[i]
 	}
 	p.mux.HandleFunc("POST /webhooks/{source}", func(w http.ResponseWriter, r *http.Request) {
 		src, ok := sources[r.PathValue("source")]
@@ -758,30 +754,31 @@ func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Log
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		if len(src.secrets) > 0 && src.provider.Verify(r.Header, body, src.secrets) != nil {
+		if src.Authenticate(r.Header, body) != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.Ingest.PublishTimeout)
 		defer cancel()
 		if publishes == referenceMessage {
+			sum := sha256.Sum256(body)
 			d := hooklane.Delivery{
-				Source: src.name, Provider: src.provider.Name(), EventType: referenceEventType,
-				DedupeKey: provider.BodyHash(body), ReceivedAt: time.Now(), RequestID: httpserver.RequestID(r.Context()),
-				Headers: hooklane.KeptHeaders(r.Header, src.keep), Body: body,
+				Source: src.Name, Provider: src.Provider.Name(), EventType: referenceEventType,
+				DedupeKey: hex.EncodeToString(sum[:]), ReceivedAt: time.Now(), RequestID: httpserver.RequestID(r.Context()),
+				Headers: src.KeptHeaders(r.Header), Body: body,
 			}
 			_, err = p.js.PublishMsg(ctx, d.Msg(prefix), jetstream.WithExpectStream(stream))
 		} else {
-			_, err = p.js.Publish(ctx, src.subject, body)
+			_, err = p.js.Publish(ctx, hooklane.EventSubject(prefix, src.Name, referenceEventType), body)
 		}
 		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(ingest.AcceptedAnswer)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(acceptedAnswer)))
 		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, ingest.AcceptedAnswer)
+		_, _ = io.WriteString(w, acceptedAnswer)
 	})
 	return p.run(ctx)
 }

@@ -6,26 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/flowlane/demo"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/httpserver"
-	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/internal/queue"
 )
 
 // flowGateway builds the flow lane for every configured source, mounts its
 // endpoint at /flows/{source}[/{flow}], and starts the recorder of its
 // exchanges, which the caller closes once the HTTP server has stopped.
-func (p *process) flowGateway() (*flowlane.Gateway, *queue.ExchangeRecorder, error) {
-	sources := make([]flowlane.Source, 0, len(p.cfg.Sources))
-	for _, s := range p.cfg.Sources {
-		fs, err := flowSource(s)
+func (p *process) flowGateway() (*gateway.Gateway, *queue.ExchangeRecorder, error) {
+	srcs, err := hooklaneSources(p.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sources := make([]gateway.Source, 0, len(p.cfg.Sources))
+	for i, s := range p.cfg.Sources {
+		fs, err := flowSource(s, &srcs[i])
 		if err != nil {
 			return nil, nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}
@@ -35,7 +39,7 @@ func (p *process) flowGateway() (*flowlane.Gateway, *queue.ExchangeRecorder, err
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := flowlane.NewGateway(p.nc, flowlane.GatewayConfig{
+	gw, err := gateway.NewGateway(p.nc, gateway.GatewayConfig{
 		Prefix:       p.cfg.NATS.SubjectPrefix,
 		Sources:      sources,
 		MaxBodyBytes: p.cfg.Ingest.MaxBodyBytes,
@@ -50,30 +54,16 @@ func (p *process) flowGateway() (*flowlane.Gateway, *queue.ExchangeRecorder, err
 	return gw, recorder, nil
 }
 
-func flowSource(s config.Source) (flowlane.Source, error) {
-	secrets := make([][]byte, len(s.Secrets))
-	for i, secret := range s.Secrets {
-		secrets[i] = []byte(secret)
-	}
-	fs := flowlane.Source{Name: s.Name, Budget: s.Flows.Budget, Fallback: []byte(s.Flows.Fallback), AppSecrets: secrets}
-	if len(secrets) > 0 || s.BearerToken != "" {
-		prov, _ := provider.Lookup(s.Provider)
-		// The same checks as the source's webhooks: its bearer token,
-		// then its signature.
-		fs.Verify = func(h http.Header, body []byte) error {
-			if s.BearerToken != "" && !httpserver.BearerMatches(h.Get("Authorization"), s.BearerToken) {
-				return errors.New("bearer token missing or wrong")
-			}
-			if len(secrets) == 0 {
-				return nil
-			}
-			return prov.Verify(h, body, secrets)
-		}
+func flowSource(s config.Source, src *hooklane.Source) (gateway.Source, error) {
+	fs := gateway.Source{Name: s.Name, Budget: s.Flows.Budget, Fallback: []byte(s.Flows.Fallback)}
+	if len(src.Secrets) > 0 || src.BearerToken != "" {
+		// The same checks as the source's webhooks.
+		fs.Verify = src.Authenticate
 	}
 	if s.Flows.PrivateKey != "" {
 		key, err := loadPrivateKey(s.Flows.PrivateKey, s.Flows.PrivateKeyPassphrase)
 		if err != nil {
-			return flowlane.Source{}, fmt.Errorf("flows.private_key: %w", err)
+			return gateway.Source{}, fmt.Errorf("flows.private_key: %w", err)
 		}
 		fs.PrivateKey = key
 	}
@@ -89,7 +79,7 @@ func loadPrivateKey(value, passphrase string) (*rsa.PrivateKey, error) {
 			return nil, err
 		}
 	}
-	return flowlane.LoadPrivateKey(pem, passphrase)
+	return gateway.LoadPrivateKey(pem, passphrase)
 }
 
 // closeRecorder publishes the exchange records still queued.

@@ -29,7 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hooklane/hooklane/flowlane/flowlanetest"
+	"github.com/hooklane/hooklane/flowlane/gateway/gatewaytest"
 )
 
 // The hostile suite, end to end: the real "hooklane all" on a real TCP
@@ -80,7 +80,7 @@ func (s hostileSigner) headers(body string) []string {
 
 // hostileServer is a running "hooklane all" with the hostile config.
 type hostileServer struct {
-	*gateway
+	*instance
 	addr string
 	key  *rsa.PrivateKey // the meta source's flow endpoint key
 }
@@ -101,7 +101,7 @@ func startHostile(t *testing.T) *hostileServer {
   - {name: meta, provider: meta, secrets: [meta-test-app-secret], verify_token: vt, flows: {private_key: %q}}
   - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret], bearer_token: wz-bearer}
   - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}`, keyFile))
-	return &hostileServer{gateway: g, addr: strings.TrimPrefix(g.url, "http://"), key: key}
+	return &hostileServer{instance: g, addr: strings.TrimPrefix(g.url, "http://"), key: key}
 }
 
 // framing is how a wire request frames its body.
@@ -740,7 +740,7 @@ func hostileCheckStore(t *testing.T, s *hostileServer, cases []hostileCase) {
 }
 
 // query scans one row of sql into dest.
-func (g *gateway) query(t *testing.T, sql string, args []any, dest ...any) {
+func (g *instance) query(t *testing.T, sql string, args []any, dest ...any) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, g.db)
@@ -830,7 +830,7 @@ func hostileSealRaw(t *testing.T, pub *rsa.PublicKey, key, iv []byte, plain stri
 // hostileOpen decrypts an answer of the encrypted endpoint.
 func hostileOpen(t *testing.T, key, iv, answer []byte) string {
 	t.Helper()
-	plain, err := flowlanetest.Open(key, iv, answer)
+	plain, err := gatewaytest.Open(key, iv, answer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -846,7 +846,7 @@ func TestHostileFlowEndpointChecksBearer(t *testing.T) {
 	g := startWith(t, "", "  publish_timeout: 2s", `
   - {name: evo, provider: whatzmeapi, allow_unsigned: true, bearer_token: evo-bearer}
   - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret], bearer_token: wz-bearer}`)
-	s := &hostileServer{gateway: g, addr: strings.TrimPrefix(g.url, "http://")}
+	s := &hostileServer{instance: g, addr: strings.TrimPrefix(g.url, "http://")}
 	init := `{"version":"3.0","action":"INIT","flow_token":"HOSTILE-bearer"}`
 	signed := "X-Signature: sha256=" + hmacHex("whatzmeapi-test-secret", init)
 	for _, tc := range []struct {
@@ -875,7 +875,7 @@ func TestHostileFlowEndpointChecksBearer(t *testing.T) {
 func TestHostileLargeDeliveryWithinTheLimit(t *testing.T) {
 	t.Parallel()
 	g := startAll(t, "")
-	s := &hostileServer{gateway: g, addr: strings.TrimPrefix(g.url, "http://")}
+	s := &hostileServer{instance: g, addr: strings.TrimPrefix(g.url, "http://")}
 	whapi := hostileSigners[3] // the same secret as startAll's whapi source
 	for _, size := range []int{900 << 10, 2 << 20} {
 		m := newMarker("VALID")

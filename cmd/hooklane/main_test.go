@@ -37,8 +37,8 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// gateway is a running "hooklane all" and the database it writes to.
-type gateway struct {
+// instance is a running "hooklane all" and the database it writes to.
+type instance struct {
 	url string
 	db  string
 }
@@ -72,7 +72,7 @@ func loadVectors(t *testing.T) []vector {
 
 // startAll runs "hooklane all" with a source per provider, named after it,
 // keyed with the testdata secrets. natsURL empty embeds NATS.
-func startAll(t *testing.T, natsURL string) *gateway {
+func startAll(t *testing.T, natsURL string) *instance {
 	t.Helper()
 	return startWith(t, natsURL, "  publish_timeout: 500ms", `
   - {name: platica, provider: platica, secrets: [platica-test-secret]}
@@ -85,7 +85,7 @@ func startAll(t *testing.T, natsURL string) *gateway {
 // section and the sources given as YAML, and returns once it is ready (the
 // demo responder subscribed too). It stops, and must stop cleanly, when the
 // test ends.
-func startWith(t *testing.T, natsURL, ingestYAML, sourcesYAML string) *gateway {
+func startWith(t *testing.T, natsURL, ingestYAML, sourcesYAML string) *instance {
 	t.Helper()
 	db := storagetest.URL(t)
 	prefix := natstest.Prefix(t)
@@ -110,7 +110,7 @@ sources:
 		t.Fatal(err)
 	}
 	addr, logs := startRole(t, "all", cfgFile, func(string) string { return "" })
-	g := gateway{url: "http://" + addr, db: db}
+	g := instance{url: "http://" + addr, db: db}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(g.url + "/readyz")
@@ -161,7 +161,7 @@ func startRole(t *testing.T, role, cfgFile string, getenv func(string) string) (
 	return "", nil
 }
 
-func (g *gateway) send(t *testing.T, v vector) *http.Response {
+func (g *instance) send(t *testing.T, v vector) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, g.url+"/webhooks/"+v.Provider, bytes.NewReader(v.body))
 	if err != nil {
@@ -179,7 +179,7 @@ func (g *gateway) send(t *testing.T, v vector) *http.Response {
 }
 
 // count runs a counting query against the gateway's database.
-func (g *gateway) count(t *testing.T, sql string, args ...any) int {
+func (g *instance) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, g.db)
@@ -197,7 +197,7 @@ func (g *gateway) count(t *testing.T, sql string, args ...any) int {
 // waitCount waits, at most a minute, for sql to count want, and fails
 // with the last count otherwise. The bound is for a stuck pipeline, not a
 // speed requirement.
-func (g *gateway) waitCount(t *testing.T, want int, sql string, args ...any) {
+func (g *instance) waitCount(t *testing.T, want int, sql string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -443,7 +443,7 @@ func TestPlaticaFlowAnsweredRecordedAndStored(t *testing.T) {
 
 // scrape reads the value of the series name{labels} from /metrics, or -1
 // when it is absent.
-func (g *gateway) scrape(t *testing.T, name string, labels map[string]string) float64 {
+func (g *instance) scrape(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
 	resp, err := http.Get(g.url + "/metrics")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/ingest"
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/httpserver"
@@ -119,6 +120,26 @@ func (p *process) openStore(ctx context.Context, create bool) (*storage.Store, e
 	return store, nil
 }
 
+// hooklaneSources are the configured sources, as every route serves them.
+func hooklaneSources(cfg *config.Config) ([]hooklane.Source, error) {
+	sources := make([]hooklane.Source, 0, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		prov, ok := provider.Lookup(s.Provider)
+		if !ok {
+			return nil, fmt.Errorf("source %s: unknown provider %q", s.Name, s.Provider)
+		}
+		secrets := make([][]byte, len(s.Secrets))
+		for i, secret := range s.Secrets {
+			secrets[i] = []byte(secret)
+		}
+		sources = append(sources, hooklane.Source{
+			Name: s.Name, Provider: prov, Secrets: secrets, AllowUnsigned: s.AllowUnsigned,
+			VerifyToken: s.VerifyToken, BearerToken: s.BearerToken,
+		})
+	}
+	return sources, nil
+}
+
 // ingestHandler mounts the webhook receiver and the flow lane. The caller
 // closes the returned recorder once the HTTP server has stopped.
 func (p *process) ingestHandler() (*queue.ExchangeRecorder, error) {
@@ -129,20 +150,10 @@ func (p *process) ingestHandler() (*queue.ExchangeRecorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	sources := make([]ingest.Source, 0, len(p.cfg.Sources))
-	for _, s := range p.cfg.Sources {
-		prov, ok := provider.Lookup(s.Provider)
-		if !ok {
-			return nil, fmt.Errorf("source %s: unknown provider %q", s.Name, s.Provider)
-		}
-		secrets := make([][]byte, len(s.Secrets))
-		for i, secret := range s.Secrets {
-			secrets[i] = []byte(secret)
-		}
-		sources = append(sources, ingest.Source{
-			Name: s.Name, Provider: prov, Secrets: secrets, AllowUnsigned: s.AllowUnsigned,
-			VerifyToken: s.VerifyToken, BearerToken: s.BearerToken,
-		})
+	sources, err := hooklaneSources(p.cfg)
+	if err != nil {
+		closeRecorder(recorder)
+		return nil, err
 	}
 	h, err := ingest.New(p.js, ingest.Config{
 		Sources:        sources,

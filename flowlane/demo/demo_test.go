@@ -11,6 +11,7 @@ import (
 
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/flowlane/demo"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
 
@@ -32,14 +33,14 @@ func TestCotizador(t *testing.T) {
 		}
 	})
 	<-r.Ready()
-	x := flowlane.NewExchanger(natstest.ConnectURL(t, url), flowlane.ExchangerConfig{Prefix: prefix})
+	x := gateway.NewExchanger(natstest.ConnectURL(t, url), gateway.ExchangerConfig{Prefix: prefix})
 
 	seed := func(name string) *flowlane.Request {
-		body, err := os.ReadFile("../testdata/" + name)
+		body, err := os.ReadFile("../gateway/testdata/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, err := flowlane.ParsePlatica(body, "platica")
+		req, err := gateway.ParsePlatica(body, "platica")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,15 +73,15 @@ func TestCotizador(t *testing.T) {
 		{"back", seed("platica_back.json"), `{"screen":"WELCOME","data":{` + products + `}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := x.Exchange(t.Context(), tc.req, flowlane.Budget{Total: 5 * time.Second})
-			if res.Outcome != flowlane.OutcomeAnswered || string(res.Answer) != tc.want {
+			res := x.Exchange(t.Context(), tc.req, gateway.Budget{Total: 5 * time.Second})
+			if res.Outcome != gateway.OutcomeAnswered || string(res.Answer) != tc.want {
 				t.Errorf("outcome %s, err %v\n got %s\nwant %s", res.Outcome, res.Err, res.Answer, tc.want)
 			}
 		})
 	}
 	t.Run("unknown screen", func(t *testing.T) {
-		res := x.Exchange(t.Context(), exchange("SUMMARY", `{"selected_product":"p2"}`), flowlane.Budget{Total: 5 * time.Second})
-		if res.Outcome != flowlane.OutcomeError {
+		res := x.Exchange(t.Context(), exchange("SUMMARY", `{"selected_product":"p2"}`), gateway.Budget{Total: 5 * time.Second})
+		if res.Outcome != gateway.OutcomeError {
 			t.Errorf("outcome %s, want error", res.Outcome)
 		}
 	})

@@ -50,6 +50,9 @@ func (c *Config) validate() error {
 		if s.VerifyToken != "" && s.Provider != "meta" {
 			errs = append(errs, fmt.Errorf("%s.verify_token: only meta sources have a verification handshake", at))
 		}
+		if s.Flows.PrivateKey != "" && s.Provider != "meta" {
+			errs = append(errs, fmt.Errorf("%s.flows.private_key: only meta sources have Meta's encrypted flow endpoint", at))
+		}
 		if s.Flows.PrivateKey != "" && len(s.Secrets) == 0 {
 			errs = append(errs, fmt.Errorf("%s.secrets: an encrypted flow endpoint needs the app secret to check X-Hub-Signature-256", at))
 		}

@@ -90,9 +90,9 @@ func isObject(b []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
-// BodyHash is the hex SHA-256 of b, the dedupe key of what carries no id
+// bodyHash is the hex SHA-256 of b, the dedupe key of what carries no id
 // of its own.
-func BodyHash(b []byte) string {
+func bodyHash(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -102,7 +102,7 @@ func BodyHash(b []byte) string {
 // that lacks an id is still stored once, apart from every item unlike it.
 func naturalKey(kind string, raw []byte, parts ...string) string {
 	if len(parts) == 0 || slices.Contains(parts, "") {
-		return kind + ":" + BodyHash(raw)
+		return kind + ":" + bodyHash(raw)
 	}
 	return kind + ":" + strings.Join(parts, ":")
 }

@@ -78,7 +78,7 @@ func (meta) Inspect(body []byte) (hooklane.Summary, error) {
 			fields = append(fields, orUnknown(change.Field))
 		}
 	}
-	return hooklane.Summary{EventType: metaEventType(d.Object, fields), DedupeKey: BodyHash(body)}, nil
+	return hooklane.Summary{EventType: metaEventType(d.Object, fields), DedupeKey: bodyHash(body)}, nil
 }
 
 // metaEventType is the field that all of a delivery's changes share (e.g.
@@ -161,6 +161,8 @@ func appendMetaChange(events []hooklane.Event, entryID string, raw json.RawMessa
 	return events
 }
 
-func (meta) KeepHeaders() []string {
-	return []string{"Content-Type", "User-Agent", "X-Hub-Signature-256", "X-Request-Id"}
-}
+func (meta) KeepHeaders() []string { return metaHeaders }
+
+// metaHeaders are the headers meta deliveries keep, shared by every
+// request: callers do not modify them.
+var metaHeaders = []string{"Content-Type", "User-Agent", "X-Hub-Signature-256", "X-Request-Id"}

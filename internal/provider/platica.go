@@ -59,7 +59,7 @@ func (platica) Inspect(body []byte) (hooklane.Summary, error) {
 	}
 	key := string(e.ID)
 	if key == "" {
-		key = BodyHash(body)
+		key = bodyHash(body)
 	}
 	return hooklane.Summary{
 		EventType: orUnknown(e.Event),
@@ -90,11 +90,13 @@ func (platica) Events(body []byte) ([]hooklane.Event, error) {
 	}}, nil
 }
 
-func (platica) KeepHeaders() []string {
-	return []string{
-		"Content-Type", "User-Agent",
-		"X-Webhook-Event", "X-Webhook-Id", "X-Webhook-Event-Id",
-		"X-Webhook-Resource-Type", "X-Webhook-Resource-Id",
-		"X-Webhook-Timestamp", "X-Webhook-Signature", "X-Request-Id",
-	}
+func (platica) KeepHeaders() []string { return platicaHeaders }
+
+// platicaHeaders are the headers platica deliveries keep, shared by every
+// request: callers do not modify them.
+var platicaHeaders = []string{
+	"Content-Type", "User-Agent",
+	"X-Webhook-Event", "X-Webhook-Id", "X-Webhook-Event-Id",
+	"X-Webhook-Resource-Type", "X-Webhook-Resource-Id",
+	"X-Webhook-Timestamp", "X-Webhook-Signature", "X-Request-Id",
 }

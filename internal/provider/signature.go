@@ -55,5 +55,5 @@ func (s hmacSignature) verify(h http.Header, body []byte, secrets [][]byte) erro
 	if tried == 0 {
 		return fmt.Errorf("%w: no secret configured to check %s", hooklane.ErrBadSignature, s.header)
 	}
-	return fmt.Errorf("%w: %s matches none of %d secrets", hooklane.ErrBadSignature, s.header, tried)
+	return fmt.Errorf("%w: %s matches no configured secret", hooklane.ErrBadSignature, s.header)
 }

@@ -43,7 +43,7 @@ func (whapi) Inspect(body []byte) (hooklane.Summary, error) {
 	if err := decodeObject(body, &e); err != nil {
 		return hooklane.Summary{}, err
 	}
-	return hooklane.Summary{EventType: orUnknown(e.EventType), DedupeKey: BodyHash(body)}, nil
+	return hooklane.Summary{EventType: orUnknown(e.EventType), DedupeKey: bodyHash(body)}, nil
 }
 
 // Events returns the delivery's one event. A message is keyed by its id, an
@@ -89,6 +89,8 @@ func (whapi) Events(body []byte) ([]hooklane.Event, error) {
 	return []hooklane.Event{e}, nil
 }
 
-func (whapi) KeepHeaders() []string {
-	return []string{"Content-Type", "User-Agent", "X-Whapi-Signature", "X-Request-Id"}
-}
+func (whapi) KeepHeaders() []string { return whapiHeaders }
+
+// whapiHeaders are the headers whapi deliveries keep, shared by every
+// request: callers do not modify them.
+var whapiHeaders = []string{"Content-Type", "User-Agent", "X-Whapi-Signature", "X-Request-Id"}

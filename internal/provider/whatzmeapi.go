@@ -60,7 +60,7 @@ func (whatzmeapi) Inspect(body []byte) (hooklane.Summary, error) {
 	if err := decodeObject(body, &d); err != nil {
 		return hooklane.Summary{}, err
 	}
-	return hooklane.Summary{EventType: orUnknown(d.Event), DedupeKey: BodyHash(body)}, nil
+	return hooklane.Summary{EventType: orUnknown(d.Event), DedupeKey: bodyHash(body)}, nil
 }
 
 // Events returns one event per message of a messages.upsert and one per
@@ -131,6 +131,8 @@ func whatzItems(list []json.RawMessage, data json.RawMessage) []json.RawMessage 
 
 // KeepHeaders leaves out Authorization: WhatzMeAPI sends its Bearer token
 // there.
-func (whatzmeapi) KeepHeaders() []string {
-	return []string{"Content-Type", "User-Agent", "X-Signature", "X-Request-Id"}
-}
+func (whatzmeapi) KeepHeaders() []string { return whatzmeapiHeaders }
+
+// whatzmeapiHeaders are the headers whatzmeapi deliveries keep, shared by every
+// request: callers do not modify them.
+var whatzmeapiHeaders = []string{"Content-Type", "User-Agent", "X-Signature", "X-Request-Id"}

@@ -1,4 +1,4 @@
-package flowlane
+package gateway
 
 import (
 	"crypto/aes"

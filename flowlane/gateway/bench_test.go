@@ -1,4 +1,4 @@
-package flowlane_test
+package gateway_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
 
@@ -21,13 +22,13 @@ func BenchmarkExchange(b *testing.B) {
 			return flowlane.Screen("PAYMENT", map[string]any{"amount_mxn": 499}), nil
 		})
 	})
-	benchExchange(b, e, flowlane.OutcomeAnswered)
+	benchExchange(b, e, gateway.OutcomeAnswered)
 }
 
 // BenchmarkExchangeNoResponders measures how soon a request nobody serves
 // falls back.
 func BenchmarkExchangeNoResponders(b *testing.B) {
-	benchExchange(b, benchEnv(b), flowlane.OutcomeNoResponders)
+	benchExchange(b, benchEnv(b), gateway.OutcomeNoResponders)
 }
 
 func benchEnv(b *testing.B) *env {
@@ -35,15 +36,15 @@ func benchEnv(b *testing.B) *env {
 	return &env{url: srv.ClientURL(), nc: natstest.Connect(b, srv), prefix: "hooklane"}
 }
 
-func benchExchange(b *testing.B, e *env, want flowlane.Outcome) {
-	x := flowlane.NewExchanger(e.nc, flowlane.ExchangerConfig{Logger: slog.New(slog.DiscardHandler)})
+func benchExchange(b *testing.B, e *env, want gateway.Outcome) {
+	x := gateway.NewExchanger(e.nc, gateway.ExchangerConfig{Logger: slog.New(slog.DiscardHandler)})
 	body := readTestdata(b, "platica_screen_advance_full.json")
-	req, err := flowlane.ParsePlatica(body, "platica")
+	req, err := gateway.ParsePlatica(body, "platica")
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	budget := flowlane.Budget{Total: 5 * time.Second}
+	budget := gateway.Budget{Total: 5 * time.Second}
 	var latencies []time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
@@ -64,7 +65,7 @@ func BenchmarkParsePlatica(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := flowlane.ParsePlatica(body, "platica"); err != nil {
+		if _, err := gateway.ParsePlatica(body, "platica"); err != nil {
 			b.Fatal(err)
 		}
 	}

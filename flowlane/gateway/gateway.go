@@ -1,4 +1,4 @@
-package flowlane
+package gateway
 
 import (
 	"bytes"
@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/internal/httpserver"
-	"github.com/hooklane/hooklane/internal/provider"
 )
 
 // Verifier checks a plain flow request's signature over its raw body, as
@@ -37,13 +37,15 @@ type Source struct {
 	// Fallback is answered when no valid answer comes in time.
 	// Defaults to Fallback.
 	Fallback []byte
-	// Verify, if set, authenticates plain requests to POST /flows/{source}.
-	// A source without it accepts them unsigned.
+	// Verify, if set, authenticates every request to POST /flows/{source}
+	// over its raw body, as the source's webhooks are (hooklane's wiring
+	// gives it [hooklane.Source.Authenticate]); a failure is answered 401,
+	// or 432 on the encrypted endpoint. A plain source without it accepts
+	// requests unsigned; an encrypted one requires it.
 	Verify Verifier
 	// PrivateKey, if set, makes POST /flows/{source} Meta's encrypted
-	// endpoint; AppSecrets then check its X-Hub-Signature-256.
+	// endpoint, whose X-Hub-Signature-256 Verify checks.
 	PrivateKey *rsa.PrivateKey
-	AppSecrets [][]byte
 }
 
 // Recorder keeps exchange records. Record must not block: it is called on
@@ -110,7 +112,10 @@ func NewGateway(nc *nats.Conn, cfg GatewayConfig, logger *slog.Logger, reg prome
 			s.Fallback = []byte(Fallback)
 		}
 		if !ValidAnswer(s.Fallback) {
-			return nil, errors.New("flowlane: source " + s.Name + ": the fallback is not an answer providers accept")
+			return nil, errors.New("gateway: source " + s.Name + ": the fallback is not an answer providers accept")
+		}
+		if s.PrivateKey != nil && s.Verify == nil {
+			return nil, errors.New("gateway: source " + s.Name + ": an encrypted endpoint needs Verify to check X-Hub-Signature-256")
 		}
 		g.sources[s.Name] = s
 		g.exchanger[s.Name] = NewExchanger(nc, ExchangerConfig{Prefix: cfg.Prefix, Fallback: s.Fallback, Logger: logger})
@@ -140,7 +145,7 @@ func (g *Gateway) AnswerFlow(ctx context.Context, d *hooklane.Delivery) (answer 
 }
 
 // exchange asks the responders, counts and records the exchange.
-func (g *Gateway) exchange(ctx context.Context, src *Source, req *Request, start time.Time, requestID string) Result {
+func (g *Gateway) exchange(ctx context.Context, src *Source, req *flowlane.Request, start time.Time, requestID string) Result {
 	res := g.exchanger[src.Name].Exchange(ctx, req, Budget{Start: start, Total: src.Budget})
 	g.count(src, res.Outcome, start)
 	if g.cfg.Recorder != nil {
@@ -219,7 +224,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveEncrypted is Meta's protocol: signature (432), decryption (421),
 // then an answer encrypted with the request's key and flipped IV.
 func (g *Gateway) serveEncrypted(w http.ResponseWriter, r *http.Request, src *Source, body []byte, start time.Time) {
-	if err := metaSignature.Verify(r.Header, body, src.AppSecrets); err != nil {
+	if err := src.Verify(r.Header, body); err != nil {
 		g.reject(w, r, StatusSignatureInvalid, err.Error(), nil)
 		return
 	}
@@ -239,7 +244,7 @@ func (g *Gateway) serveEncrypted(w http.ResponseWriter, r *http.Request, src *So
 // answer asks the responders for req and writes their answer, or 427 when
 // the flow token is no longer valid; sealed with session when set, as
 // Meta's encrypted protocol wants.
-func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, src *Source, req *Request, start time.Time, session *Session) {
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, src *Source, req *flowlane.Request, start time.Time, session *Session) {
 	req.FlowID = r.PathValue("flow")
 	res := g.exchange(r.Context(), src, req, start, requestID(r))
 	status, body := http.StatusOK, res.Answer
@@ -299,15 +304,6 @@ func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, e
 }
 
 func requestID(r *http.Request) string { return httpserver.RequestID(r.Context()) }
-
-// metaSignature checks X-Hub-Signature-256, as Meta signs its webhooks.
-var metaSignature = func() hooklane.Provider {
-	p, ok := provider.Lookup("meta")
-	if !ok {
-		panic("flowlane: no meta provider")
-	}
-	return p
-}()
 
 func newExchangeID() string {
 	var b [16]byte

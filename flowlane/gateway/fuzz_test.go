@@ -1,4 +1,4 @@
-package flowlane_test
+package gateway_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 )
 
 // addTestdata seeds f with the testdata files matching pattern.
@@ -29,7 +30,7 @@ func addTestdata(f *testing.F, pattern string) {
 // request has a known action and can be sent to responders.
 func checkParsed(t *testing.T, req *flowlane.Request, err error) {
 	if err != nil {
-		if !errors.Is(err, flowlane.ErrMalformed) || req != nil {
+		if !errors.Is(err, gateway.ErrMalformed) || req != nil {
 			t.Fatalf("got %v, %v; want nil, ErrMalformed", req, err)
 		}
 		return
@@ -48,7 +49,7 @@ func FuzzParseEndpoint(f *testing.F) {
 	addTestdata(f, "endpoint_*.json")
 	f.Add([]byte(`{"action":"data_exchange","data":{"error":7,"error_message":"x"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := flowlane.ParseEndpoint(body, "meta")
+		req, err := gateway.ParseEndpoint(body, "meta")
 		checkParsed(t, req, err)
 	})
 }
@@ -56,7 +57,7 @@ func FuzzParseEndpoint(f *testing.F) {
 func FuzzParsePlatica(f *testing.F) {
 	addTestdata(f, "platica_*.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := flowlane.ParsePlatica(body, "platica")
+		req, err := gateway.ParsePlatica(body, "platica")
 		checkParsed(t, req, err)
 	})
 }
@@ -66,9 +67,9 @@ func FuzzDecryptRequest(f *testing.F) {
 	f.Add(metaRequest(f, &priv.PublicKey).json())
 	f.Add([]byte(`{"encrypted_flow_data":"","encrypted_aes_key":"","initial_vector":""}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		plain, s, err := flowlane.DecryptRequest(priv, body)
+		plain, s, err := gateway.DecryptRequest(priv, body)
 		if err != nil {
-			if !errors.Is(err, flowlane.ErrDecrypt) || plain != nil || s != nil {
+			if !errors.Is(err, gateway.ErrDecrypt) || plain != nil || s != nil {
 				t.Fatalf("got %q, %v, %v; want nil, nil, ErrDecrypt", plain, s, err)
 			}
 			return

@@ -1,7 +1,7 @@
-// Package flowlanetest plays Meta's side of the encrypted WhatsApp Flows
+// Package gatewaytest plays Meta's side of the encrypted WhatsApp Flows
 // protocol, for tests of a flow endpoint: it seals a request as Meta does
 // and opens the endpoint's answer.
-package flowlanetest
+package gatewaytest
 
 import (
 	"crypto/aes"
@@ -24,7 +24,7 @@ func Seal(pub *rsa.PublicKey, key, iv, plain []byte) ([]byte, error) {
 	}
 	wrapped, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, key, nil)
 	if err != nil {
-		return nil, fmt.Errorf("flowlanetest: wrap key: %w", err)
+		return nil, fmt.Errorf("gatewaytest: wrap key: %w", err)
 	}
 	return json.Marshal(map[string]string{
 		"encrypted_flow_data": base64.StdEncoding.EncodeToString(gcm.Seal(nil, iv, plain, nil)),
@@ -38,7 +38,7 @@ func Seal(pub *rsa.PublicKey, key, iv, plain []byte) ([]byte, error) {
 func Open(key, iv, answer []byte) ([]byte, error) {
 	raw, err := base64.StdEncoding.DecodeString(string(answer))
 	if err != nil {
-		return nil, fmt.Errorf("flowlanetest: answer is not base64: %w", err)
+		return nil, fmt.Errorf("gatewaytest: answer is not base64: %w", err)
 	}
 	flipped := make([]byte, len(iv))
 	for i, b := range iv {
@@ -50,7 +50,7 @@ func Open(key, iv, answer []byte) ([]byte, error) {
 	}
 	plain, err := gcm.Open(nil, flipped, raw, nil)
 	if err != nil {
-		return nil, fmt.Errorf("flowlanetest: answer does not open with the flipped IV: %w", err)
+		return nil, fmt.Errorf("gatewaytest: answer does not open with the flipped IV: %w", err)
 	}
 	return plain, nil
 }
@@ -58,7 +58,7 @@ func Open(key, iv, answer []byte) ([]byte, error) {
 func newGCM(key []byte, nonceSize int) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("flowlanetest: %w", err)
+		return nil, fmt.Errorf("gatewaytest: %w", err)
 	}
 	return cipher.NewGCMWithNonceSize(block, nonceSize)
 }

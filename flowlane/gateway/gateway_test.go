@@ -1,4 +1,4 @@
-package flowlane_test
+package gateway_test
 
 import (
 	"context"
@@ -20,7 +20,8 @@ import (
 	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/flowlane/demo"
-	"github.com/hooklane/hooklane/flowlane/flowlanetest"
+	"github.com/hooklane/hooklane/flowlane/gateway"
+	"github.com/hooklane/hooklane/flowlane/gateway/gatewaytest"
 )
 
 // records collects exchange records.
@@ -50,7 +51,7 @@ const appSecret = "meta-app-secret"
 // gateway serves sources "platica" (demo responder), "slow", "garbage",
 // "panics", "gone" (no responder), "expired" (flow token invalid) and
 // "meta" (encrypted endpoint, demo responder and token check).
-func newGateway(t *testing.T) (*flowlane.Gateway, *records, *httptest.Server) {
+func newGateway(t *testing.T) (*gateway.Gateway, *records, *httptest.Server) {
 	t.Helper()
 	e := newEnv(t)
 	e.responder(t, testLogger(t), func(r *flowlane.Responder) {
@@ -81,16 +82,16 @@ func newGateway(t *testing.T) (*flowlane.Gateway, *records, *httptest.Server) {
 		}
 		return nil
 	}
-	gw, err := flowlane.NewGateway(e.nc, flowlane.GatewayConfig{
+	gw, err := gateway.NewGateway(e.nc, gateway.GatewayConfig{
 		Prefix: e.prefix,
-		Sources: []flowlane.Source{
+		Sources: []gateway.Source{
 			{Name: "platica", Budget: budget},
 			{Name: "plain", Budget: 5 * time.Second, Verify: verify},
 			{Name: "slow", Budget: budget, Fallback: []byte(`{"data":{"acknowledged":true,"late":true}}`)},
 			{Name: "garbage", Budget: budget},
 			{Name: "panics", Budget: 5 * time.Second},
 			{Name: "gone", Budget: 5 * time.Second},
-			{Name: "meta", Budget: 5 * time.Second, PrivateKey: testKey(), AppSecrets: [][]byte{[]byte(appSecret)}},
+			{Name: "meta", Budget: 5 * time.Second, PrivateKey: testKey(), Verify: metaVerifier(t)},
 		},
 		Recorder: rec,
 	}, testLogger(t), prometheus.NewRegistry())
@@ -152,9 +153,9 @@ func TestGatewayFallsBack(t *testing.T) {
 		source, outcome, answer string
 	}{
 		{"slow", "timeout", `{"data":{"acknowledged":true,"late":true}}`},
-		{"garbage", "invalid", flowlane.Fallback},
-		{"panics", "error", flowlane.Fallback},
-		{"gone", "no_responders", flowlane.Fallback},
+		{"garbage", "invalid", gateway.Fallback},
+		{"panics", "error", gateway.Fallback},
+		{"gone", "no_responders", gateway.Fallback},
 	}
 	for _, tt := range tests {
 		t.Run(tt.source, func(t *testing.T) {
@@ -170,7 +171,7 @@ func TestGatewayFallsBack(t *testing.T) {
 	}
 	// A delivery that is not a flow request falls back and is counted.
 	answer, _ := gw.AnswerFlow(t.Context(), &hooklane.Delivery{Source: "platica", Body: []byte(`{"event":"whatsapp.flows.init"}`)})
-	if string(answer) != flowlane.Fallback {
+	if string(answer) != gateway.Fallback {
 		t.Errorf("malformed: answer %s", answer)
 	}
 }
@@ -257,7 +258,7 @@ func TestGatewayPlainEndpoint(t *testing.T) {
 // the key sealed to the endpoint's public key.
 func encrypt(t *testing.T, plain string) []byte {
 	t.Helper()
-	body, err := flowlanetest.Seal(&testKey().PublicKey, vectorKey, vectorIV, []byte(plain))
+	body, err := gatewaytest.Seal(&testKey().PublicKey, vectorKey, vectorIV, []byte(plain))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +268,7 @@ func encrypt(t *testing.T, plain string) []byte {
 // decryptAnswer opens an answer sealed with the vector key and flipped IV.
 func decryptAnswer(t *testing.T, b64 []byte) string {
 	t.Helper()
-	plain, err := flowlanetest.Open(vectorKey, vectorIV, b64)
+	plain, err := gatewaytest.Open(vectorKey, vectorIV, b64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestGatewayEncryptedEndpoint(t *testing.T) {
 
 	expired := encrypt(t, `{"version":"3.0","action":"data_exchange","screen":"WELCOME","data":{},"flow_token":"expired"}`)
 	resp, body = post(t, srv.URL+"/flows/meta", expired, "X-Hub-Signature-256", sign(expired))
-	if resp.StatusCode != flowlane.StatusTokenInvalid {
+	if resp.StatusCode != gateway.StatusTokenInvalid {
 		t.Fatalf("expired token: status %d, want 427", resp.StatusCode)
 	}
 	var msg struct {
@@ -307,16 +308,16 @@ func TestGatewayEncryptedEndpoint(t *testing.T) {
 	}
 
 	resp, _ = post(t, srv.URL+"/flows/meta", ping, "X-Hub-Signature-256", sign([]byte("other bytes")))
-	if resp.StatusCode != flowlane.StatusSignatureInvalid {
+	if resp.StatusCode != gateway.StatusSignatureInvalid {
 		t.Errorf("bad signature: status %d, want 432", resp.StatusCode)
 	}
 	resp, _ = post(t, srv.URL+"/flows/meta", ping)
-	if resp.StatusCode != flowlane.StatusSignatureInvalid {
+	if resp.StatusCode != gateway.StatusSignatureInvalid {
 		t.Errorf("no signature: status %d, want 432", resp.StatusCode)
 	}
 	garbled := []byte(`{"encrypted_flow_data":"AAAA","encrypted_aes_key":"AAAA","initial_vector":"AAAA"}`)
 	resp, _ = post(t, srv.URL+"/flows/meta", garbled, "X-Hub-Signature-256", sign(garbled))
-	if resp.StatusCode != flowlane.StatusCannotDecrypt {
+	if resp.StatusCode != gateway.StatusCannotDecrypt {
 		t.Errorf("undecryptable: status %d, want 421", resp.StatusCode)
 	}
 }

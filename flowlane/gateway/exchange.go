@@ -1,4 +1,4 @@
-package flowlane
+package gateway
 
 import (
 	"cmp"
@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/flowlane"
 )
 
 // Outcome is how an exchange ended.
@@ -29,12 +30,12 @@ const (
 )
 
 // Errors in [Result.Err] that callers may branch on, besides
-// [ErrFlowTokenInvalid], [nats.ErrNoResponders] and
+// [flowlane.ErrFlowTokenInvalid], [nats.ErrNoResponders] and
 // [context.DeadlineExceeded].
 var (
 	// ErrInvalidAnswer: the reply fails [ValidAnswer] (OutcomeInvalid).
 	ErrInvalidAnswer = errors.New("flowlane: invalid answer")
-	// ErrResponder: the responder replied with [HeaderError] (OutcomeError).
+	// ErrResponder: the responder replied with [flowlane.HeaderError] (OutcomeError).
 	ErrResponder = errors.New("flowlane: responder failed")
 )
 
@@ -148,15 +149,15 @@ type Result struct {
 // until the deadline the budget leaves. It never fails: Result.Answer is
 // always a body to send. Pings and error notifications are answered
 // without a responder.
-func (x *Exchanger) Exchange(ctx context.Context, req *Request, b Budget) Result {
+func (x *Exchanger) Exchange(ctx context.Context, req *flowlane.Request, b Budget) Result {
 	now := time.Now()
 	switch req.Action {
-	case ActionPing:
+	case flowlane.ActionPing:
 		return Result{Answer: []byte(pingAnswer), Outcome: OutcomeAnswered, Latency: time.Since(now)}
-	case ActionError:
+	case flowlane.ActionError:
 		return Result{Answer: []byte(errorAck), Outcome: OutcomeAnswered, Latency: time.Since(now)}
 	}
-	subject := Subject(x.cfg.Prefix, req.Source, req.FlowID, string(req.Action))
+	subject := flowlane.Subject(x.cfg.Prefix, req.Source, req.FlowID, string(req.Action))
 	deadline := b.deadline(ctx, now)
 	res := x.exchange(ctx, subject, req, deadline)
 	res.Latency, res.Deadline = time.Since(now), deadline
@@ -199,7 +200,7 @@ func (w *warnings) allow(outcome Outcome, now time.Time) (int, bool) {
 	return n, true
 }
 
-func (x *Exchanger) exchange(ctx context.Context, subject string, req *Request, deadline time.Time) Result {
+func (x *Exchanger) exchange(ctx context.Context, subject string, req *flowlane.Request, deadline time.Time) Result {
 	data, err := json.Marshal(req)
 	if err != nil {
 		return Result{Outcome: OutcomeError, Err: fmt.Errorf("flowlane: encode request: %w", err)}
@@ -208,7 +209,7 @@ func (x *Exchanger) exchange(ctx context.Context, subject string, req *Request, 
 	defer cancel()
 	reply, err := x.nc.RequestMsgWithContext(ctx, &nats.Msg{
 		Subject: subject,
-		Header:  nats.Header{HeaderDeadline: {deadline.UTC().Format(time.RFC3339Nano)}},
+		Header:  nats.Header{flowlane.HeaderDeadline: {deadline.UTC().Format(time.RFC3339Nano)}},
 		Data:    data,
 	})
 	switch {
@@ -219,9 +220,9 @@ func (x *Exchanger) exchange(ctx context.Context, subject string, req *Request, 
 	case err != nil:
 		return Result{Outcome: OutcomeError, Err: fmt.Errorf("flowlane: %s: %w", subject, err)}
 	}
-	if reason := reply.Header.Get(HeaderError); reason != "" {
-		if reply.Header.Get(HeaderErrorCode) == ErrorCodeFlowTokenInvalid {
-			return Result{Outcome: OutcomeError, Err: FlowTokenInvalid(reason), FlowTokenInvalid: true, ErrorMessage: reason}
+	if reason := reply.Header.Get(flowlane.HeaderError); reason != "" {
+		if reply.Header.Get(flowlane.HeaderErrorCode) == flowlane.ErrorCodeFlowTokenInvalid {
+			return Result{Outcome: OutcomeError, Err: flowlane.FlowTokenInvalid(reason), FlowTokenInvalid: true, ErrorMessage: reason}
 		}
 		return Result{Outcome: OutcomeError, Err: fmt.Errorf("%w: %s", ErrResponder, reason), ErrorMessage: reason}
 	}

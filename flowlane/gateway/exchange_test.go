@@ -1,4 +1,4 @@
-package flowlane_test
+package gateway_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/testlog"
 )
@@ -33,8 +34,8 @@ func TestExchangeAnswered(t *testing.T) {
 			return flowlane.Screen("PAYMENT", map[string]any{"from": req.Screen, "token": req.FlowToken}), nil
 		})
 	})
-	res := e.exchanger(t).Exchange(t.Context(), exchangeReq("flow_a", "WELCOME"), flowlane.Budget{Total: 5 * time.Second})
-	if res.Outcome != flowlane.OutcomeAnswered || res.Err != nil {
+	res := e.exchanger(t).Exchange(t.Context(), exchangeReq("flow_a", "WELCOME"), gateway.Budget{Total: 5 * time.Second})
+	if res.Outcome != gateway.OutcomeAnswered || res.Err != nil {
 		t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 	}
 	if want := `{"screen":"PAYMENT","data":{"from":"WELCOME","token":"tok"}}`; string(res.Answer) != want {
@@ -54,14 +55,14 @@ func TestExchangeTimeout(t *testing.T) {
 		})
 	})
 	start := time.Now()
-	budget := flowlane.Budget{Start: start, Total: 300 * time.Millisecond}
+	budget := gateway.Budget{Start: start, Total: 300 * time.Millisecond}
 	res := e.exchanger(t).Exchange(t.Context(), exchangeReq("slow", "WELCOME"), budget)
 	returned := time.Now()
 
-	if res.Outcome != flowlane.OutcomeTimeout || !errors.Is(res.Err, context.DeadlineExceeded) {
+	if res.Outcome != gateway.OutcomeTimeout || !errors.Is(res.Err, context.DeadlineExceeded) {
 		t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 	}
-	if string(res.Answer) != flowlane.Fallback {
+	if string(res.Answer) != gateway.Fallback {
 		t.Errorf("answer %s, want the fallback", res.Answer)
 	}
 	// 10% of 300 ms is kept back.
@@ -77,11 +78,11 @@ func TestExchangeNoResponders(t *testing.T) {
 	e := newEnv(t)
 	const budget = 5 * time.Second
 	start := time.Now()
-	res := e.exchanger(t).Exchange(t.Context(), exchangeReq("nobody", "WELCOME"), flowlane.Budget{Total: budget})
-	if res.Outcome != flowlane.OutcomeNoResponders || !errors.Is(res.Err, nats.ErrNoResponders) {
+	res := e.exchanger(t).Exchange(t.Context(), exchangeReq("nobody", "WELCOME"), gateway.Budget{Total: budget})
+	if res.Outcome != gateway.OutcomeNoResponders || !errors.Is(res.Err, nats.ErrNoResponders) {
 		t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 	}
-	if string(res.Answer) != flowlane.Fallback {
+	if string(res.Answer) != gateway.Fallback {
 		t.Errorf("answer %s, want the fallback", res.Answer)
 	}
 	// The answer came from NATS, not from the timer: far from the deadline.
@@ -93,8 +94,8 @@ func TestExchangeNoResponders(t *testing.T) {
 func TestExchangeCustomFallback(t *testing.T) {
 	e := newEnv(t)
 	fallback := []byte(`{"screen":"SORRY"}`)
-	x := flowlane.NewExchanger(e.nc, flowlane.ExchangerConfig{Prefix: e.prefix, Fallback: fallback, Logger: testLogger(t)})
-	res := x.Exchange(t.Context(), exchangeReq("nobody", "WELCOME"), flowlane.Budget{})
+	x := gateway.NewExchanger(e.nc, gateway.ExchangerConfig{Prefix: e.prefix, Fallback: fallback, Logger: testLogger(t)})
+	res := x.Exchange(t.Context(), exchangeReq("nobody", "WELCOME"), gateway.Budget{})
 	if string(res.Answer) != string(fallback) {
 		t.Errorf("answer %s, want %s", res.Answer, fallback)
 	}
@@ -134,11 +135,11 @@ func TestExchangeInvalidAnswers(t *testing.T) {
 	x := e.exchanger(t)
 	for name := range answers {
 		t.Run(name, func(t *testing.T) {
-			res := x.Exchange(t.Context(), exchangeReq("raw", name), flowlane.Budget{Total: 5 * time.Second})
-			if res.Outcome != flowlane.OutcomeInvalid || !errors.Is(res.Err, flowlane.ErrInvalidAnswer) {
+			res := x.Exchange(t.Context(), exchangeReq("raw", name), gateway.Budget{Total: 5 * time.Second})
+			if res.Outcome != gateway.OutcomeInvalid || !errors.Is(res.Err, gateway.ErrInvalidAnswer) {
 				t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 			}
-			if string(res.Answer) != flowlane.Fallback {
+			if string(res.Answer) != gateway.Fallback {
 				t.Errorf("answer %s, want the fallback", res.Answer)
 			}
 		})
@@ -174,17 +175,17 @@ func TestExchangeHandlerFailures(t *testing.T) {
 		{"UNENCODABLE", "encode response: json: unsupported type: func()"},
 	} {
 		start := time.Now()
-		res := x.Exchange(t.Context(), exchangeReq("f", tc.screen), flowlane.Budget{Total: budget})
-		if res.Outcome != flowlane.OutcomeError || !errors.Is(res.Err, flowlane.ErrResponder) || res.FlowTokenInvalid {
+		res := x.Exchange(t.Context(), exchangeReq("f", tc.screen), gateway.Budget{Total: budget})
+		if res.Outcome != gateway.OutcomeError || !errors.Is(res.Err, gateway.ErrResponder) || res.FlowTokenInvalid {
 			t.Fatalf("%s: outcome %s, err %v", tc.screen, res.Outcome, res.Err)
 		}
-		if res.ErrorMessage != tc.reason || string(res.Answer) != flowlane.Fallback {
+		if res.ErrorMessage != tc.reason || string(res.Answer) != gateway.Fallback {
 			t.Errorf("%s: message %q, answer %s", tc.screen, res.ErrorMessage, res.Answer)
 		}
 		if elapsed := time.Since(start); elapsed > budget/2 {
 			t.Errorf("%s: took %v of a %v budget; an error must not wait for the deadline", tc.screen, elapsed, budget)
 		}
-		if res := x.Exchange(t.Context(), exchangeReq("f", "NEXT"), flowlane.Budget{Total: budget}); res.Outcome != flowlane.OutcomeAnswered {
+		if res := x.Exchange(t.Context(), exchangeReq("f", "NEXT"), gateway.Budget{Total: budget}); res.Outcome != gateway.OutcomeAnswered {
 			t.Fatalf("after %s: outcome %s, err %v", tc.screen, res.Outcome, res.Err)
 		}
 	}
@@ -209,11 +210,11 @@ func TestExchangeFlowTokenInvalid(t *testing.T) {
 		"expired": msg,
 		"wrapped": "session lookup: flowlane: flow token no longer valid",
 	} {
-		res := x.Exchange(t.Context(), exchangeReq(flow, "WELCOME"), flowlane.Budget{Total: 5 * time.Second})
-		if res.Outcome != flowlane.OutcomeError || !res.FlowTokenInvalid || !errors.Is(res.Err, flowlane.ErrFlowTokenInvalid) {
+		res := x.Exchange(t.Context(), exchangeReq(flow, "WELCOME"), gateway.Budget{Total: 5 * time.Second})
+		if res.Outcome != gateway.OutcomeError || !res.FlowTokenInvalid || !errors.Is(res.Err, flowlane.ErrFlowTokenInvalid) {
 			t.Fatalf("%s: outcome %s, flow token invalid %v, err %v", flow, res.Outcome, res.FlowTokenInvalid, res.Err)
 		}
-		if res.ErrorMessage != wantMsg || string(res.Answer) != flowlane.Fallback {
+		if res.ErrorMessage != wantMsg || string(res.Answer) != gateway.Fallback {
 			t.Errorf("%s: message %q, answer %s", flow, res.ErrorMessage, res.Answer)
 		}
 	}
@@ -234,8 +235,8 @@ func TestExchangeHandlerDeadline(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	res := e.exchanger(t).Exchange(ctx, exchangeReq("f", "WELCOME"), flowlane.Budget{})
-	if res.Outcome != flowlane.OutcomeAnswered {
+	res := e.exchanger(t).Exchange(ctx, exchangeReq("f", "WELCOME"), gateway.Budget{})
+	if res.Outcome != gateway.OutcomeAnswered {
 		t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 	}
 	// Without a Total, the context's deadline is the budget's end.
@@ -255,12 +256,12 @@ func TestExchangePingAndErrorNotification(t *testing.T) {
 		"endpoint_ping.json":  `{"data":{"status":"active"}}`,
 		"endpoint_error.json": `{"data":{"acknowledged":true}}`,
 	} {
-		req, err := flowlane.ParseEndpoint(readTestdata(t, file), "meta")
+		req, err := gateway.ParseEndpoint(readTestdata(t, file), "meta")
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := x.Exchange(t.Context(), req, flowlane.Budget{})
-		if res.Outcome != flowlane.OutcomeAnswered || string(res.Answer) != want || !res.Deadline.IsZero() {
+		res := x.Exchange(t.Context(), req, gateway.Budget{})
+		if res.Outcome != gateway.OutcomeAnswered || string(res.Answer) != want || !res.Deadline.IsZero() {
 			t.Errorf("%s: outcome %s, answer %s, deadline %v", file, res.Outcome, res.Answer, res.Deadline)
 		}
 	}
@@ -280,7 +281,7 @@ func TestExchangeReplicasShareLoad(t *testing.T) {
 	x := e.exchanger(t)
 	const n = 50
 	for range n {
-		if res := x.Exchange(t.Context(), exchangeReq("f", "WELCOME"), flowlane.Budget{Total: 5 * time.Second}); res.Outcome != flowlane.OutcomeAnswered {
+		if res := x.Exchange(t.Context(), exchangeReq("f", "WELCOME"), gateway.Budget{Total: 5 * time.Second}); res.Outcome != gateway.OutcomeAnswered {
 			t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 		}
 	}
@@ -294,7 +295,7 @@ func TestExchangeAfterServerRestart(t *testing.T) {
 	srv := natstest.Server(t)
 	opts := []nats.Option{nats.ReconnectWait(20 * time.Millisecond), nats.MaxReconnects(-1)}
 	nc := natstest.Connect(t, srv, opts...)
-	x := flowlane.NewExchanger(nc, flowlane.ExchangerConfig{Logger: testLogger(t)})
+	x := gateway.NewExchanger(nc, gateway.ExchangerConfig{Logger: testLogger(t)})
 	r := flowlane.NewResponder(natstest.Connect(t, srv, opts...), flowlane.ResponderConfig{Logger: testLogger(t)})
 	r.Handle("platica", "*", func(context.Context, *flowlane.Request) (*flowlane.Response, error) {
 		return flowlane.Screen("OK", nil), nil
@@ -315,11 +316,11 @@ func TestExchangeAfterServerRestart(t *testing.T) {
 	// the responder's resubscribed handler answers again.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res := x.Exchange(t.Context(), exchangeReq("f", "WELCOME"), flowlane.Budget{Total: time.Second})
-		if res.Outcome == flowlane.OutcomeAnswered {
+		res := x.Exchange(t.Context(), exchangeReq("f", "WELCOME"), gateway.Budget{Total: time.Second})
+		if res.Outcome == gateway.OutcomeAnswered {
 			break
 		}
-		if string(res.Answer) != flowlane.Fallback {
+		if string(res.Answer) != gateway.Fallback {
 			t.Fatalf("outcome %s answered %s, not the fallback", res.Outcome, res.Answer)
 		}
 		if time.Now().After(deadline) {

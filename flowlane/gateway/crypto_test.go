@@ -1,4 +1,4 @@
-package flowlane_test
+package gateway_test
 
 import (
 	"crypto/ed25519"
@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 )
 
 // testKey is the endpoint's key pair, made once: RSA-2048 as Meta requires.
@@ -64,14 +65,14 @@ func (b encryptedBody) json() []byte {
 
 func TestDecryptRequestRoundTrip(t *testing.T) {
 	priv := testKey()
-	plain, s, err := flowlane.DecryptRequest(priv, metaRequest(t, &priv.PublicKey).json())
+	plain, s, err := gateway.DecryptRequest(priv, metaRequest(t, &priv.PublicKey).json())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(plain) != `{"version":"3.0","action":"ping"}` {
 		t.Errorf("plaintext %s", plain)
 	}
-	req, err := flowlane.ParseEndpoint(plain, "meta")
+	req, err := gateway.ParseEndpoint(plain, "meta")
 	if err != nil || req.Action != flowlane.ActionPing {
 		t.Fatalf("ParseEndpoint = %+v, %v", req, err)
 	}
@@ -108,13 +109,13 @@ func TestDecryptRequestTampered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := metaRequest(t, &priv.PublicKey)
 			tc.tamper(&b)
-			if _, _, err := flowlane.DecryptRequest(priv, b.json()); !errors.Is(err, flowlane.ErrDecrypt) {
+			if _, _, err := gateway.DecryptRequest(priv, b.json()); !errors.Is(err, gateway.ErrDecrypt) {
 				t.Errorf("error %v, want ErrDecrypt", err)
 			}
 		})
 	}
 	for _, body := range []string{``, `[]`, `{"encrypted_flow_data":1}`, `{"version":"3.0","action":"ping"}`} {
-		if _, _, err := flowlane.DecryptRequest(priv, []byte(body)); !errors.Is(err, flowlane.ErrDecrypt) {
+		if _, _, err := gateway.DecryptRequest(priv, []byte(body)); !errors.Is(err, gateway.ErrDecrypt) {
 			t.Errorf("DecryptRequest(%s) error %v, want ErrDecrypt", body, err)
 		}
 	}
@@ -144,7 +145,7 @@ func TestLoadPrivateKey(t *testing.T) {
 		{"encrypted PKCS#1", "s3cret", encrypted},
 		{"passphrase ignored when not encrypted", "s3cret", pkcs8},
 	} {
-		key, err := flowlane.LoadPrivateKey(tc.pem, tc.passphrase)
+		key, err := gateway.LoadPrivateKey(tc.pem, tc.passphrase)
 		if err != nil || !key.Equal(priv) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
@@ -164,7 +165,7 @@ func TestLoadPrivateKey(t *testing.T) {
 		{"garbage", "", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte("junk")}), "neither"},
 		{"no PEM", "", []byte("hello"), "no PEM block"},
 	} {
-		if _, err := flowlane.LoadPrivateKey(tc.pem, tc.passphrase); err == nil || !strings.Contains(err.Error(), tc.errContains) {
+		if _, err := gateway.LoadPrivateKey(tc.pem, tc.passphrase); err == nil || !strings.Contains(err.Error(), tc.errContains) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.errContains)
 		}
 	}

@@ -1,4 +1,4 @@
-package flowlane_test
+package gateway_test
 
 import (
 	"context"
@@ -23,7 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklane/hooklane/flowlane"
-	"github.com/hooklane/hooklane/flowlane/flowlanetest"
+	"github.com/hooklane/hooklane/flowlane/gateway"
+	"github.com/hooklane/hooklane/flowlane/gateway/gatewaytest"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/provider"
 )
@@ -64,11 +65,11 @@ func newHostileGateway(t *testing.T) *hostileGateway {
 	secrets := [][]byte{[]byte(plainSecret)}
 	rec := &records{}
 	reg := prometheus.NewRegistry()
-	gw, err := flowlane.NewGateway(e.nc, flowlane.GatewayConfig{
+	gw, err := gateway.NewGateway(e.nc, gateway.GatewayConfig{
 		Prefix: e.prefix,
-		Sources: []flowlane.Source{
+		Sources: []gateway.Source{
 			{Name: "plain", Verify: func(h http.Header, body []byte) error { return platica.Verify(h, body, secrets) }},
-			{Name: "meta", PrivateKey: testKey(), AppSecrets: [][]byte{[]byte(appSecret)}},
+			{Name: "meta", PrivateKey: testKey(), Verify: metaVerifier(t)},
 			{Name: "open"},
 			{Name: "pinned"},
 		},
@@ -167,7 +168,7 @@ func sealWith(t *testing.T, pub *rsa.PublicKey, h hash.Hash, key, iv []byte, pla
 // openAnswer decrypts an answer to a request sealed under key and iv.
 func openAnswer(t *testing.T, key, iv []byte, answer []byte) string {
 	t.Helper()
-	plain, err := flowlanetest.Open(key, iv, answer)
+	plain, err := gatewaytest.Open(key, iv, answer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,11 +280,11 @@ func encryptedCases(t *testing.T, priv *rsa.PrivateKey) []flowCase {
 	const ping = `{"version":"3.0","action":"ping"}`
 	valid := seal(t, pub, key, iv, ping)
 	cannot := func(name string, body []byte) flowCase {
-		return flowCase{name: name, req: post(body), status: flowlane.StatusCannotDecrypt, check: answerSays("cannot decrypt")}
+		return flowCase{name: name, req: post(body), status: gateway.StatusCannotDecrypt, check: answerSays("cannot decrypt")}
 	}
 	cannotSealed := func(name string, b encryptedBody) flowCase { return cannot(name, b.json()) }
 	badSignature := func(name string, req *http.Request) flowCase {
-		return flowCase{name: name, req: req, status: flowlane.StatusSignatureInvalid, check: answerSays("signature")}
+		return flowCase{name: name, req: req, status: gateway.StatusSignatureInvalid, check: answerSays("signature")}
 	}
 	// notAFlowRequest decrypts to plain, which is no flow request: 400,
 	// with the error sealed for the sender as Meta expects.
@@ -381,7 +382,7 @@ func pathCases() []flowCase {
 	init := []byte(`{"version":"3.0","action":"INIT","flow_token":"tok-path"}`)
 	fallback := func(name, path string) flowCase {
 		return flowCase{name: name, req: flowPost(path, init), status: 200, answered: "no_responders", check: func(t *testing.T, rec *httptest.ResponseRecorder) {
-			if rec.Body.String() != flowlane.Fallback {
+			if rec.Body.String() != gateway.Fallback {
 				t.Errorf("answer %q, want the fallback", rec.Body)
 			}
 		}}
