@@ -5,6 +5,7 @@ GO        ?= go
 # the module proxy.
 export GOTOOLCHAIN ?= auto
 BIN       ?= bin/hooklane
+BENCH_BIN ?= bin/hooklane-bench
 CONFIG    ?= hooklane.example.yaml
 FUZZTIME  ?= 10s
 # The NATS server the compatibility tests run against (Debian's is 2.9).
@@ -44,12 +45,13 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 	done
 
 microbench: ## Run the Go benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./ingest ./internal/provider ./internal/stdjson ./storage ./flowlane
+	$(GO) test -run '^$$' -bench . -benchmem ./ingest ./internal/provider ./internal/stdjson ./storage ./flowlane/...
 
 # The driver runs in a session of its own with everything it starts: the
 # trap ends that process group, however make stops.
-bench: build ## Load-test hooklane against a bare reference handler and check exactly-once (about two minutes)
-	@setsid $(BIN) bench --suite --config $(CONFIG) & pid=$$!; \
+bench: build ## Build hooklane-bench, load-test hooklane against a bare reference handler and check exactly-once (about two minutes)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BIN) ./cmd/hooklane-bench
+	@setsid $(BENCH_BIN) --suite --hooklane $(BIN) --config $(CONFIG) & pid=$$!; \
 	trap 'kill -TERM -$$pid 2>/dev/null; wait $$pid' INT TERM; \
 	trap 'kill -KILL -$$pid 2>/dev/null' EXIT; \
 	wait $$pid

@@ -54,3 +54,10 @@ func IsDataError(err error) bool {
 	pgErr, ok := errors.AsType[*pgconn.PgError](err)
 	return ok && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }
+
+// IsMissingDatabase reports whether err says that the database named in the
+// URL does not exist (SQLSTATE 3D000).
+func IsMissingDatabase(err error) bool {
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && pgErr.Code == "3D000"
+}

@@ -4,22 +4,35 @@
 // answers WhatsApp Flows requests within their budget.
 //
 // Usage: hooklane <command> [--config FILE], where the command is one of
-// all, ingest, worker, responder-demo, migrate, bench, bench-reference,
-// probe and version; "hooklane help" describes them.
+// all, ingest, worker, migrate, nats, responder-demo, probe and version;
+// "hooklane help" describes them. The roles are wired in internal/app; this
+// command parses its command line and runs one. It exits 0 on a clean stop
+// and after --help, 2 on a command line it does not understand, 1 on any
+// other failure.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/hooklane/hooklane/internal/app"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr}); err != nil {
+	err := run(ctx, os.Args[1:], app.Env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "hooklane:", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "hooklane:", err)
 		os.Exit(1)
 	}

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
+	"github.com/hooklane/hooklane/internal/app"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/internal/testlog"
@@ -137,7 +140,7 @@ func startRole(t *testing.T, role, cfgFile string, getenv func(string) string) (
 	done := make(chan error, 1)
 	logs := &testlog.Buffer{}
 	go func() {
-		done <- run(ctx, []string{role, "--config", cfgFile}, env{
+		done <- run(ctx, []string{role, "--config", cfgFile}, app.Env{
 			Getenv: getenv, Stdout: io.Discard, Stderr: logs,
 			Listening: func(a net.Addr) { addr <- a },
 		})
@@ -380,7 +383,7 @@ func hmacHex(secret, body string) string {
 func TestProbe(t *testing.T) {
 	ok := httptestServer(t, http.StatusOK)
 	down := httptestServer(t, http.StatusServiceUnavailable)
-	e := env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard}
+	e := app.Env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard}
 	if err := run(context.Background(), []string{"probe", ok}, e); err != nil {
 		t.Errorf("probe of a 200: %v", err)
 	}
@@ -547,20 +550,36 @@ func TestMetricsMove(t *testing.T) {
 	}
 }
 
-func TestLogger(t *testing.T) {
-	var buf bytes.Buffer
-	newLogger(&buf, "", "warn").Info("hidden")
-	newLogger(&buf, "", "warn").Warn("shown", "k", "v")
-	var line map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
-		t.Fatalf("not one JSON line off a terminal: %q", buf.String())
-	}
-	if line["msg"] != "shown" || line["k"] != "v" {
-		t.Errorf("line %v", line)
-	}
-	buf.Reset()
-	newLogger(&buf, "text", "").Info("plain")
-	if strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), "plain") {
-		t.Errorf("LOG_FORMAT=text gave %q", buf.String())
+// TestCommandLine checks what main turns into its exit code: --help and
+// help succeed (0), a command line hooklane does not understand is a usage
+// error (2).
+func TestCommandLine(t *testing.T) {
+	for _, tt := range []struct {
+		args      []string
+		help      bool // flag.ErrHelp, or nil
+		usage     bool // errUsage
+		wantInOut string
+	}{
+		{args: []string{"help"}, wantInOut: "usage: hooklane <command>"},
+		{args: []string{"--help"}, wantInOut: "usage: hooklane <command>"},
+		{args: []string{"all", "--help"}, help: true, wantInOut: "usage: hooklane all"},
+		{args: []string{"worker", "-h"}, help: true, wantInOut: "usage: hooklane worker"},
+		{args: []string{"probe", "--help"}, wantInOut: "usage: hooklane probe URL"},
+		{args: []string{}, usage: true},
+		{args: []string{"bench"}, usage: true, wantInOut: "hooklane-bench"},
+		{args: []string{"nope"}, usage: true},
+		{args: []string{"all", "--nope"}, usage: true, wantInOut: "flag provided but not defined: -nope"},
+		{args: []string{"migrate", "extra"}, usage: true},
+		{args: []string{"probe"}, usage: true},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), tt.args, app.Env{Getenv: func(string) string { return "" }, Stdout: &out, Stderr: &out})
+		switch {
+		case tt.help && !errors.Is(err, flag.ErrHelp), tt.usage && !errors.Is(err, errUsage), !tt.help && !tt.usage && err != nil:
+			t.Errorf("hooklane %v: err = %v", tt.args, err)
+		}
+		if !strings.Contains(out.String(), tt.wantInOut) {
+			t.Errorf("hooklane %v printed %q, want it to contain %q", tt.args, out.String(), tt.wantInOut)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hooklane/hooklane/internal/app"
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
@@ -44,10 +46,12 @@ sources:
 
 func TestNATSServesJetStream(t *testing.T) {
 	t.Parallel()
-	listen, err := freeAddr()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	listen := ln.Addr().String()
+	ln.Close()
 	addr, logs := startRole(t, "nats", natsConfig(t, t.TempDir()), func(k string) string {
 		if k == config.EnvNATSListen {
 			return listen
@@ -83,7 +87,7 @@ func TestNATSServesJetStream(t *testing.T) {
 
 func TestNATSNeedsAnAddress(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"nats", "--config", natsConfig(t, t.TempDir())}, env{
+	err := run(context.Background(), []string{"nats", "--config", natsConfig(t, t.TempDir())}, app.Env{
 		Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard,
 	})
 	if err == nil || !strings.Contains(err.Error(), config.EnvNATSListen) {

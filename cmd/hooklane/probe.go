@@ -2,17 +2,23 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/hooklane/hooklane/internal/app"
 )
 
 // runProbe fetches url and succeeds on a 2xx answer: a healthcheck for
 // images that have no shell or curl.
-func runProbe(ctx context.Context, args []string, e env) error {
+func runProbe(ctx context.Context, args []string, e app.Env) error {
+	const probeUsage = "usage: hooklane probe URL (e.g. http://127.0.0.1:8080/readyz)"
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h") {
+		fmt.Fprintln(e.Stdout, probeUsage)
+		return nil
+	}
 	if len(args) != 1 {
-		return errors.New("usage: hooklane probe URL (e.g. http://127.0.0.1:8080/readyz)")
+		return fmt.Errorf("%s: %w", probeUsage, errUsage)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

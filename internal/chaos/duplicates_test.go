@@ -150,14 +150,14 @@ func TestOutOfOrder(t *testing.T) {
 				at := time.Now().Unix() - 10 // sent at, delivered 1 s later, read 2 s later
 				sequences := [][]*loadgen.Request{
 					{
-						loadgen.NewRequest(meta, "meta/status_read", false, fmt.Appendf(nil, metaStatusBody, id, "read", at+2)),
-						loadgen.NewRequest(meta, "meta/status_delivered", false, fmt.Appendf(nil, metaStatusBody, id, "delivered", at+1)),
-						loadgen.NewRequest(meta, "meta/status_sent", false, fmt.Appendf(nil, metaStatusBody, id, "sent", at)),
+						newRequest(meta, "meta/status_read", false, fmt.Appendf(nil, metaStatusBody, id, "read", at+2)),
+						newRequest(meta, "meta/status_delivered", false, fmt.Appendf(nil, metaStatusBody, id, "delivered", at+1)),
+						newRequest(meta, "meta/status_sent", false, fmt.Appendf(nil, metaStatusBody, id, "sent", at)),
 					},
 					{
-						loadgen.NewRequest(whapi, "whapi/ack_read", false, fmt.Appendf(nil, whapiAckBody, id, "read", at+2)),
-						loadgen.NewRequest(whapi, "whapi/ack_delivered", false, fmt.Appendf(nil, whapiAckBody, id, "delivered", at+1)),
-						loadgen.NewRequest(whapi, "whapi/message_sent", false, fmt.Appendf(nil, whapiSentBody, id, at)),
+						newRequest(whapi, "whapi/ack_read", false, fmt.Appendf(nil, whapiAckBody, id, "read", at+2)),
+						newRequest(whapi, "whapi/ack_delivered", false, fmt.Appendf(nil, whapiAckBody, id, "delivered", at+1)),
+						newRequest(whapi, "whapi/message_sent", false, fmt.Appendf(nil, whapiSentBody, id, at)),
 					},
 				}
 				for _, seq := range sequences {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/loadgen"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
@@ -58,10 +59,10 @@ func TestFlowResponderFaults(t *testing.T) {
 
 	cases := []struct {
 		name    string
-		outcome flowlane.Outcome
+		outcome gateway.Outcome
 		serve   func(t *testing.T) (stop func())
 	}{
-		{"hang", flowlane.OutcomeTimeout, func(t *testing.T) func() {
+		{"hang", gateway.OutcomeTimeout, func(t *testing.T) func() {
 			// Hangs for good: ignores its deadline until the test lets go.
 			release := make(chan struct{})
 			stop := serveResponder(t, s, func(context.Context, *flowlane.Request) (*flowlane.Response, error) {
@@ -70,12 +71,12 @@ func TestFlowResponderFaults(t *testing.T) {
 			})
 			return func() { close(release); stop() }
 		}},
-		{"panic", flowlane.OutcomeError, func(t *testing.T) func() {
+		{"panic", gateway.OutcomeError, func(t *testing.T) func() {
 			return serveResponder(t, s, func(context.Context, *flowlane.Request) (*flowlane.Response, error) {
 				panic("chaos: responder handler panics")
 			})
 		}},
-		{"garbage", flowlane.OutcomeInvalid, func(t *testing.T) func() {
+		{"garbage", gateway.OutcomeInvalid, func(t *testing.T) func() {
 			// A responder in another language gone wrong: raw replies that
 			// are no answer a provider accepts.
 			garbage := [][]byte{

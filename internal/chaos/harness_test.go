@@ -841,3 +841,10 @@ func flowRequestsAnswered(r *loadgen.Result) int {
 	}
 	return n
 }
+
+// newRequest returns a delivery of src with body and the headers src's
+// provider sends: its signature, its bearer token if any. kind names what
+// it is, for messages. Verify finds its rows only if body holds the run's id.
+func newRequest(src *loadgen.Source, kind string, flow bool, body []byte) *loadgen.Request {
+	return &loadgen.Request{Source: src, Kind: kind, Flow: flow, Body: body, Header: loadgen.Sign(src, body)}
+}

@@ -315,7 +315,7 @@ func (g *Generator) newRequest(k *kind, src *Source, ref string) *Request {
 	if err := k.tmpl.Execute(&body, f); err != nil {
 		panic(err) // the templates are fixed, and each is tested
 	}
-	req := &Request{Source: src, Kind: k.name, Flow: k.flow, Body: body.Bytes(), Header: providerHeaders(src, body.Bytes())}
+	req := &Request{Source: src, Kind: k.name, Flow: k.flow, Body: body.Bytes(), Header: Sign(src, body.Bytes())}
 	for _, then := range k.then {
 		g.pending = append(g.pending, followUp{kind: kindByName[then], src: src, ref: id})
 	}
@@ -327,10 +327,10 @@ func (g *Generator) newRequest(k *kind, src *Source, ref string) *Request {
 	return req
 }
 
-// providerHeaders returns the headers src's provider sends with body: the
+// Sign returns the headers src's provider sends with body: the
 // signature, the bearer token if any, and for Platica its documented
 // User-Agent and the X-Webhook-* headers that repeat the envelope.
-func providerHeaders(src *Source, body []byte) http.Header {
+func Sign(src *Source, body []byte) http.Header {
 	h := http.Header{"Content-Type": {"application/json"}, "User-Agent": {"hooklane-loadgen"}}
 	if src.Provider == "platica" {
 		setPlaticaHeaders(h, src, body)

@@ -4,6 +4,6 @@
 // with ids that hold a run id; [Run] sends them closed-loop or open-loop at
 // a fixed rate, measuring latency from each request's scheduled time; and
 // [Drain] and [Verify] then check in Postgres that every event a 2xx
-// answer acknowledged is stored exactly once. "hooklane bench" drives it,
+// answer acknowledged is stored exactly once. cmd/hooklane-bench drives it,
 // and fault tests can reuse it.
 package loadgen

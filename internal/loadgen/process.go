@@ -91,3 +91,19 @@ func (p *Process) Stop(grace time.Duration) error {
 	}
 	return p.err
 }
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the process, such as SIGKILL for a crash.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Done is closed once the process has exited and its log is copied.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err waits until the process has exited and says how: nil after exit
+// status 0.
+func (p *Process) Err() error {
+	<-p.done
+	return p.err
+}

@@ -107,6 +107,23 @@ type Sent struct {
 	refused  map[*Request]bool // sent, and answered otherwise at least once
 }
 
+// NewSent returns an empty record of what the run runID sent, for requests
+// sent without Run; Add fills it.
+func NewSent(runID string) *Sent {
+	return &Sent{runID: runID, accepted: map[*Request]bool{}, refused: map[*Request]bool{}}
+}
+
+// Add records that req was sent once more, and whether that answer was a
+// 2xx. It adds to a Sent of Run as well, for requests sent beside it. It
+// is not safe for concurrent use.
+func (s *Sent) Add(req *Request, accepted bool) {
+	if accepted {
+		s.accepted[req] = true
+	} else {
+		s.refused[req] = true
+	}
+}
+
 // Elapsed is the time from the first request to the last answer.
 func (r *Result) Elapsed() time.Duration { return r.End.Sub(r.Start) }
 

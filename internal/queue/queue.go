@@ -51,6 +51,27 @@ func Connect(url, name string, logger *slog.Logger, opts ...nats.Option) (*nats.
 	return nc, nil
 }
 
+// connectWait bounds the wait for a role's first connection to NATS.
+const connectWait = 30 * time.Second
+
+// WaitConnected waits until nc has made its first connection (Connect
+// retries it in the background), so that what the server allows is known
+// before anything is created on it. It fails once ctx is done or after 30s.
+func WaitConnected(ctx context.Context, nc *nats.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, connectWait)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !nc.IsConnected() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no connection to NATS (%s): %w", nc.Status(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 // StreamConfig describes the stream deliveries are published to.
 type StreamConfig struct {
 	// Name of the stream. Defaults to "HOOKLANE_EVENTS".

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -22,8 +22,8 @@ import (
 // flowGateway builds the flow lane for every configured source, mounts its
 // endpoint at /flows/{source}[/{flow}], and starts the recorder of its
 // exchanges, which the caller closes once the HTTP server has stopped.
-func (p *process) flowGateway() (*gateway.Gateway, *queue.ExchangeRecorder, error) {
-	srcs, err := hooklaneSources(p.cfg)
+func (p *Process) flowGateway() (*gateway.Gateway, *queue.ExchangeRecorder, error) {
+	srcs, err := Sources(p.cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,7 +90,7 @@ func closeRecorder(recorder *queue.ExchangeRecorder) {
 }
 
 // demoResponder registers the demo flow ("Cotizador") for every source.
-func (p *process) demoResponder() *flowlane.Responder {
+func (p *Process) demoResponder() *flowlane.Responder {
 	r := flowlane.NewResponder(p.nc, flowlane.ResponderConfig{Prefix: p.cfg.NATS.SubjectPrefix, Logger: p.log})
 	for _, s := range p.cfg.Sources {
 		demo.RegisterCotizador(r, s.Name)
@@ -106,10 +106,13 @@ func (p *process) demoResponder() *flowlane.Responder {
 	return r
 }
 
-func runResponderDemo(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
-	p := newProcess(cfg, logger, e)
-	defer p.close()
-	if err := p.dial("hooklane-responder-demo", false); err != nil {
+func ResponderDemo(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
+	p, err := NewProcess(cfg, logger, e)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.Dial("hooklane-responder-demo", false); err != nil {
 		return err
 	}
 	p.checks = append(p.checks, httpserver.Check{Name: "nats", Func: func(context.Context) error {
@@ -118,5 +121,5 @@ func runResponderDemo(ctx context.Context, cfg *config.Config, logger *slog.Logg
 		}
 		return nil
 	}})
-	return p.run(ctx, p.demoResponder().Run)
+	return p.Run(ctx, p.demoResponder().Run)
 }

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -20,41 +17,41 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/app"
 	"github.com/hooklane/hooklane/internal/config"
-	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/loadgen"
-	"github.com/hooklane/hooklane/internal/queue"
 )
 
-const benchUsage = `usage: hooklane bench [flags]
+const benchUsage = `usage: hooklane-bench [flags]
+       hooklane-bench reference --config FILE
 
 Sends signed deliveries of every configured source to a running hooklane
-(or, with --target bare, to hooklane bench-reference), prints latency,
-throughput and how busy the CPUs were, then waits for the workers and
-checks that Postgres holds every acknowledged event exactly once. It fails
-when anything is lost or doubled, and on any 4xx, 5xx or unanswered request
-unless --allow-errors.
+(or, with --target bare, to "hooklane-bench reference", the bare handler
+it is compared with), prints latency, throughput and how busy the CPUs
+were, then waits for the workers and checks that Postgres holds every
+acknowledged event exactly once. It fails when anything is lost or
+doubled, and on any 4xx, 5xx or unanswered request unless --allow-errors.
 
 --suite runs the whole comparison instead: it starts "hooklane all",
-"hooklane bench-reference" and "hooklane ingest" itself (all embeds its
+"hooklane-bench reference" and "hooklane ingest" itself (all embeds its
 NATS under a temporary directory unless NATS_URL is set, the other two
 always share "hooklane nats", started there too; database hooklane_bench,
 recreated each time, unless --database-url), finds each one's saturation
 closed-loop, then runs open-loop at half of hooklane's, and prints one
 table.
 
+"reference" serves POST /webhooks/{source} at HOOKLANE_ADDR as the bare
+reference handler (see HOOKLANE_REFERENCE_PUBLISHES).
+
 flags:`
 
-// benchOptions are the flags of "hooklane bench".
+// benchOptions are the flags of hooklane-bench.
 type benchOptions struct {
 	url, databaseURL, target string
 	reference                string
@@ -65,10 +62,12 @@ type benchOptions struct {
 	retries, flows           float64
 	drainTimeout             time.Duration
 	allowErrors              bool
+	hooklane                 string // the hooklane binary the suite runs
+	rounds                   int    // the suite's turns of each comparison
 }
 
-// runBench is "hooklane bench".
-func runBench(ctx context.Context, args []string, e env) error {
+// runBench runs the load tool as its flags say.
+func runBench(ctx context.Context, args []string, e app.Env) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
 	fs.Usage = func() {
@@ -80,7 +79,7 @@ func runBench(ctx context.Context, args []string, e env) error {
 	suite := fs.Bool("suite", false, "start everything and run the whole comparison")
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base `URL` of the server under test")
 	fs.StringVar(&o.databaseURL, "database-url", "", "Postgres to check (default: the config's)")
-	fs.StringVar(&o.target, "target", "hooklane", "hooklane, or bare for hooklane bench-reference (nothing to check)")
+	fs.StringVar(&o.target, "target", "hooklane", "hooklane, or bare for hooklane-bench reference (nothing to check)")
 	fs.StringVar(&o.reference, "reference", referenceBody, "with --suite, what the reference publishes: body, or message (the message ingest publishes for the delivery)")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: requests per second, scheduled on a clock")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "closed loop: requests in flight (default 32; 128 with --suite); open loop: the most in flight (default 512)")
@@ -89,26 +88,31 @@ func runBench(ctx context.Context, args []string, e env) error {
 	fs.Float64Var(&o.retries, "retries", 0.1, "share of requests that are exact retries")
 	fs.Float64Var(&o.flows, "flows", 0.05, "share of requests that are Platica whatsapp.flows.* requests")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long to wait for the workers to store everything")
+	fs.StringVar(&o.hooklane, "hooklane", defaultHooklane(), "with --suite, the hooklane `binary` to run (default: hooklane beside this binary)")
+	fs.IntVar(&o.rounds, "rounds", 3, "with --suite, how many turns each comparison takes (the medians count)")
 	fs.BoolVar(&o.allowErrors, "allow-errors", false, "5xx answers and unanswered requests do not fail the run (a fault test expects some)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q: %w", fs.Arg(0), errUsage)
 	}
 	durationSet := false
 	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
 	if o.count > 0 && !durationSet {
 		o.duration = 0
 	}
+	if o.rounds < 1 {
+		return fmt.Errorf("--rounds %d: want 1 or more: %w", o.rounds, errUsage)
+	}
 	if o.target != "hooklane" && o.target != "bare" {
-		return fmt.Errorf("bench: --target %q: want hooklane or bare", o.target)
+		return fmt.Errorf("--target %q: want hooklane or bare: %w", o.target, errUsage)
 	}
 	if o.reference != referenceBody && o.reference != referenceMessage {
-		return fmt.Errorf("bench: --reference %q: want %s or %s", o.reference, referenceBody, referenceMessage)
+		return fmt.Errorf("--reference %q: want %s or %s: %w", o.reference, referenceBody, referenceMessage, errUsage)
 	}
 	if *configPath == "" {
-		return errors.New("bench: no config file: pass --config FILE or set HOOKLANE_CONFIG")
+		return fmt.Errorf("no config file: pass --config FILE or set HOOKLANE_CONFIG: %w", errUsage)
 	}
 	cfg, err := config.Load(*configPath, e.Getenv)
 	if err != nil {
@@ -209,7 +213,7 @@ func (m *measurement) failures(allowErrors bool) []string {
 }
 
 // benchOnce is one run against a server already running.
-func benchOnce(ctx context.Context, e env, cfg *config.Config, o benchOptions) error {
+func benchOnce(ctx context.Context, e app.Env, cfg *config.Config, o benchOptions) error {
 	gen, err := loadgen.NewGenerator(loadgen.GeneratorConfig{Sources: loadgen.Sources(cfg), Retries: o.retries, Flows: o.flows})
 	if err != nil {
 		return err
@@ -321,20 +325,23 @@ func ms(d time.Duration) string {
 const (
 	suiteDatabase    = "hooklane_bench"
 	suiteConcurrency = 128
-	suiteRounds      = 3 // turns of each comparison
 	suitePauseProbe  = 2 * time.Second
 	startTimeout     = time.Minute
 	stopGrace        = 30 * time.Second
 )
 
 // benchSuite starts "hooklane all" (embedding NATS under a temporary
-// directory unless NATS_URL names one), "hooklane bench-reference" and
+// directory unless NATS_URL names one), "hooklane-bench reference" and
 // "hooklane ingest" (on "hooklane nats"), measures them, and stops
 // everything it started, whatever happens.
-func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Config, o benchOptions) (err error) {
-	bin, err := os.Executable()
+func benchSuite(ctx context.Context, e app.Env, configPath string, cfg *config.Config, o benchOptions) (err error) {
+	self, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	bin, err := exec.LookPath(o.hooklane)
+	if err != nil {
+		return fmt.Errorf("bench: the hooklane binary: %w (build it with make build, or pass --hooklane)", err)
 	}
 	if configPath, err = filepath.Abs(configPath); err != nil {
 		return err
@@ -366,7 +373,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	}()
 	// start runs "hooklane <role>" until stop, which the caller defers, in
 	// a directory of its own: an embedded NATS stores under it.
-	start := func(role string, env ...string) (*loadgen.Process, func() error, error) {
+	start := func(bin, role string, env ...string) (*loadgen.Process, func() error, error) {
 		cmd := exec.Command(bin, role, "--config", configPath)
 		cmd.Env, cmd.Dir = append(slices.Clone(childEnv), env...), filepath.Join(dir, role)
 		if err := os.Mkdir(cmd.Dir, 0o700); err != nil {
@@ -395,7 +402,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		}
 		return p, stop, nil
 	}
-	all, stopAll, err := start("all")
+	all, stopAll, err := start(bin, "all")
 	if err != nil {
 		return err
 	}
@@ -409,18 +416,18 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	if err != nil {
 		return err
 	}
-	_, stopNATS, err := start("nats", config.EnvNATSListen+"="+natsAddr)
+	_, stopNATS, err := start(bin, "nats", config.EnvNATSListen+"="+natsAddr)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, stopNATS()) }()
 	natsURL := "nats://" + natsAddr
-	ref, stopRef, err := start("bench-reference", config.EnvNATSURL+"="+natsURL, envReferencePublishes+"="+o.reference)
+	ref, stopRef, err := start(self, "reference", config.EnvNATSURL+"="+natsURL, envReferencePublishes+"="+o.reference)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, stopRef()) }()
-	ingestOnly, stopIngest, err := start("ingest", config.EnvNATSURL+"="+natsURL)
+	ingestOnly, stopIngest, err := start(bin, "ingest", config.EnvNATSURL+"="+natsURL)
 	if err != nil {
 		return err
 	}
@@ -449,7 +456,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 	// idle: the floor of every latency tail below.
 	pauses := loadgen.MeasurePauses(runtime.NumCPU(), suitePauseProbe)
 
-	// turns runs a and b in turn, suiteRounds times each, under lc: one run
+	// turns runs a and b in turn, o.rounds times each, under lc: one run
 	// moves by a tenth or more with the machine's noise, a tail by more, so
 	// the medians count.
 	type server struct {
@@ -458,7 +465,7 @@ func benchSuite(ctx context.Context, e env, configPath string, cfg *config.Confi
 		db    *pgx.Conn // checked for exactly-once, if set
 	}
 	turns := func(lc loadgen.Config, a, b server) (as, bs []*measurement, err error) {
-		for range suiteRounds {
+		for range o.rounds {
 			for i, s := range []server{a, b} {
 				m, err := run(s.label, s.proc, s.db, lc)
 				if err != nil {
@@ -508,7 +515,7 @@ func writeSuite(out io.Writer, cfg *config.Config, o benchOptions, pauses loadge
 	row := func(label, value string, note ...string) {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", label, value, strings.Join(note, ", "))
 	}
-	fmt.Fprintf(w, "\nhooklane bench: %d CPUs shared by the load generator, NATS, Postgres and both servers; figures are indicative\n", runtime.NumCPU())
+	fmt.Fprintf(w, "\nhooklane-bench: %d CPUs shared by the load generator, NATS, Postgres and both servers; figures are indicative\n", runtime.NumCPU())
 	row("machine pauses", "longest "+ms(pauses.Longest), fmt.Sprintf("%d over 1ms, %d over 5ms: %d threads spinning for %s before the load",
 		pauses.Over1ms, pauses.Over5ms, pauses.Threads, pauses.Duration))
 	row("mix", fmt.Sprintf("%d sources", len(cfg.Sources)), fmt.Sprintf("%.0f%% exact retries, %.0f%% flow requests", 100*o.retries, 100*o.flows))
@@ -689,96 +696,16 @@ func tail(path string, n int) string {
 	return string(bytes.Join(lines, nil))
 }
 
-// envReferencePublishes says what "hooklane bench-reference" publishes:
-// referenceBody, the default, or referenceMessage.
-const (
-	envReferencePublishes = "HOOKLANE_REFERENCE_PUBLISHES"
-	referenceBody         = "body"
-	referenceMessage      = "message"
-	referenceEventType    = "reference"
-)
-
-// runBenchReference is "hooklane bench-reference": the floor hooklane's
-// ingest is measured against. POST /webhooks/{source} reads the body,
-// checks the source's HMAC and awaits a JetStream publish on a stream of
-// its own, then answers 200 with the body ingest answers, which WhatzMeAPI
-// requires of any receiver; nothing else: no inspection, no flow answers.
-// It publishes the body alone, or with HOOKLANE_REFERENCE_PUBLISHES=message
-// the message ingest would publish for the delivery: its Nats-Msg-Id (from
-// the body's SHA-256, as no JSON is read), metadata and kept headers, and
-// the expected stream. Its NATS is the configured one, or one embedded as
-// hooklane all embeds its own, storing beside it. An empty answer would
-// spare its HTTP server, and the load generator's client, work that no
-// receiver can skip: 5 to 10 µs a request each on the suite's machine.
-// acceptedAnswer is what ingest answers a queued delivery; TestLoad checks
-// that both answer the same.
-const acceptedAnswer = `{"ok":true}` + "\n"
-
-func runBenchReference(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
-	publishes := cmp.Or(e.Getenv(envReferencePublishes), referenceBody)
-	if publishes != referenceBody && publishes != referenceMessage {
-		return fmt.Errorf("%s=%q: want %s or %s", envReferencePublishes, publishes, referenceBody, referenceMessage)
-	}
-	own := *cfg
-	own.NATS.StoreDir += "-reference"
-	cfg = &own
-	p := newProcess(cfg, logger, e)
-	defer p.close()
-	if err := p.dial("hooklane-bench-reference", true); err != nil {
-		return err
-	}
-	prefix, stream := cfg.NATS.SubjectPrefix+"_reference", cfg.NATS.Stream+"_REFERENCE"
-	_, err := queue.EnsureStream(ctx, p.js, queue.StreamConfig{
-		Name: stream, SubjectPrefix: prefix, Replicas: cfg.NATS.Replicas, MaxAge: time.Hour,
-	})
+// defaultHooklane is the hooklane binary beside this one, as make build
+// leaves them in bin/, else "hooklane" from PATH.
+func defaultHooklane() string {
+	self, err := os.Executable()
 	if err != nil {
-		return err
+		return "hooklane"
 	}
-	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, stream)})
-	srcs, err := hooklaneSources(cfg)
-	if err != nil {
-		return err
+	sibling := filepath.Join(filepath.Dir(self), "hooklane")
+	if _, err := os.Stat(sibling); err != nil {
+		return "hooklane"
 	}
-	sources := make(map[string]*hooklane.Source, len(srcs))
-	for i := range srcs {
-		sources[srcs[i].Name] = &srcs[i]
-	}
-	p.mux.HandleFunc("POST /webhooks/{source}", func(w http.ResponseWriter, r *http.Request) {
-		src, ok := sources[r.PathValue("source")]
-		if !ok {
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.Ingest.MaxBodyBytes))
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		if src.Authenticate(r.Header, body) != nil {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), cfg.Ingest.PublishTimeout)
-		defer cancel()
-		if publishes == referenceMessage {
-			sum := sha256.Sum256(body)
-			d := hooklane.Delivery{
-				Source: src.Name, Provider: src.Provider.Name(), EventType: referenceEventType,
-				DedupeKey: hex.EncodeToString(sum[:]), ReceivedAt: time.Now(), RequestID: httpserver.RequestID(r.Context()),
-				Headers: src.KeptHeaders(r.Header), Body: body,
-			}
-			_, err = p.js.PublishMsg(ctx, d.Msg(prefix), jetstream.WithExpectStream(stream))
-		} else {
-			_, err = p.js.Publish(ctx, hooklane.EventSubject(prefix, src.Name, referenceEventType), body)
-		}
-		if err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(acceptedAnswer)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, acceptedAnswer)
-	})
-	return p.run(ctx)
+	return sibling
 }

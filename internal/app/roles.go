@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -28,32 +28,56 @@ import (
 	"github.com/hooklane/hooklane/worker"
 )
 
-// process holds what the roles of one process share, and closes it in
+// Process holds what the roles of one Process share, and closes it in
 // order: NATS after every role has stopped, the embedded server last.
-type process struct {
+type Process struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	env      env
+	env      Env
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	embedded *server.Server
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	checks   []httpserver.Check
-	webhooks bool // the webhook receiver is mounted
+	webhooks bool         // the webhook receiver is mounted
+	ln       net.Listener // opened by NewProcess, until Run serves on it
 }
 
-func newProcess(cfg *config.Config, logger *slog.Logger, e env) *process {
+// NewProcess returns a Process with its metrics registry and HTTP mux,
+// listening on the configured address and connected to nothing yet: a
+// taken port fails the start before anything else is touched.
+func NewProcess(cfg *config.Config, logger *slog.Logger, e Env) (*Process, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return &process{cfg: cfg, log: logger, env: e, registry: reg, mux: mux}
+	p := &Process{cfg: cfg, log: logger, env: e, registry: reg, mux: mux}
+	if err := p.listen(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// connect joins NATS (see dial) and makes sure the stream exists.
-func (p *process) connect(ctx context.Context, name string, embed bool) error {
-	if err := p.dial(name, embed); err != nil {
+// JetStream is the JetStream context of the NATS that Dial joined.
+func (p *Process) JetStream() jetstream.JetStream { return p.js }
+
+// Handle mounts h on the process's HTTP server at pattern.
+func (p *Process) Handle(pattern string, h http.Handler) { p.mux.Handle(pattern, h) }
+
+// AddCheck adds a readiness check to /readyz.
+func (p *Process) AddCheck(c httpserver.Check) { p.checks = append(p.checks, c) }
+
+// connect joins NATS (see Dial), checks that its server carries the
+// largest delivery, and only then makes sure the stream exists on it.
+func (p *Process) connect(ctx context.Context, name string, embed bool) error {
+	if err := p.Dial(name, embed); err != nil {
+		return err
+	}
+	if err := queue.WaitConnected(ctx, p.nc); err != nil {
+		return err
+	}
+	if err := queue.CheckPayload(p.nc, p.cfg.Ingest.MaxBodyBytes); err != nil {
 		return err
 	}
 	_, err := queue.EnsureStream(ctx, p.js, queue.StreamConfig{
@@ -66,17 +90,13 @@ func (p *process) connect(ctx context.Context, name string, embed bool) error {
 	if err != nil {
 		return err
 	}
-	// The stream answered, so the connection is up and knows its limit.
-	if err := queue.CheckPayload(p.nc, p.cfg.Ingest.MaxBodyBytes); err != nil {
-		return err
-	}
 	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: queue.StreamReady(p.js, p.cfg.NATS.Stream)})
 	return nil
 }
 
-// dial joins the configured NATS, or, when embed is set and no URL is
-// configured, a server embedded in this process.
-func (p *process) dial(name string, embed bool) error {
+// Dial joins the configured NATS, or, when embed is set and no URL is
+// configured, a server embedded in this Process.
+func (p *Process) Dial(name string, embed bool) error {
 	natsURL := p.cfg.NATS.URL
 	var opts []nats.Option
 	if natsURL == "" {
@@ -108,7 +128,7 @@ func (p *process) dial(name string, embed bool) error {
 
 // openStore prepares the database (creating it when create is set, for a
 // first try) and opens the store.
-func (p *process) openStore(ctx context.Context, create bool) (*storage.Store, error) {
+func (p *Process) openStore(ctx context.Context, create bool) (*storage.Store, error) {
 	if err := prepareDatabase(ctx, p.cfg.DatabaseURL, create, p.log); err != nil {
 		return nil, err
 	}
@@ -120,8 +140,9 @@ func (p *process) openStore(ctx context.Context, create bool) (*storage.Store, e
 	return store, nil
 }
 
-// hooklaneSources are the configured sources, as every route serves them.
-func hooklaneSources(cfg *config.Config) ([]hooklane.Source, error) {
+// Sources are the configured sources, as every route serves them:
+// ingest's webhooks, the flow endpoint and the load tool's reference.
+func Sources(cfg *config.Config) ([]hooklane.Source, error) {
 	sources := make([]hooklane.Source, 0, len(cfg.Sources))
 	for _, s := range cfg.Sources {
 		prov, ok := provider.Lookup(s.Provider)
@@ -142,7 +163,7 @@ func hooklaneSources(cfg *config.Config) ([]hooklane.Source, error) {
 
 // ingestHandler mounts the webhook receiver and the flow lane. The caller
 // closes the returned recorder once the HTTP server has stopped.
-func (p *process) ingestHandler() (*queue.ExchangeRecorder, error) {
+func (p *Process) ingestHandler() (*queue.ExchangeRecorder, error) {
 	if len(p.cfg.Sources) == 0 {
 		return nil, config.ErrNoSources
 	}
@@ -150,7 +171,7 @@ func (p *process) ingestHandler() (*queue.ExchangeRecorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	sources, err := hooklaneSources(p.cfg)
+	sources, err := Sources(p.cfg)
 	if err != nil {
 		closeRecorder(recorder)
 		return nil, err
@@ -173,7 +194,7 @@ func (p *process) ingestHandler() (*queue.ExchangeRecorder, error) {
 	return recorder, nil
 }
 
-func (p *process) worker(store *storage.Store) (*worker.Worker, error) {
+func (p *Process) worker(store *storage.Store) (*worker.Worker, error) {
 	return worker.New(p.js, store, worker.Config{
 		Stream:        p.cfg.NATS.Stream,
 		SubjectPrefix: p.cfg.NATS.SubjectPrefix,
@@ -186,15 +207,22 @@ func (p *process) worker(store *storage.Store) (*worker.Worker, error) {
 	}, p.log, p.registry)
 }
 
-// run opens the HTTP listener, so that a taken port fails the start
-// before anything runs, then runs parts and the HTTP server (health,
-// readiness, metrics and what the roles mounted) until ctx is done or one
-// of them fails, and waits for all of them.
-func (p *process) run(ctx context.Context, parts ...func(context.Context) error) error {
+// listen opens the HTTP listener.
+func (p *Process) listen() error {
 	ln, err := net.Listen("tcp", p.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", p.cfg.Addr, err)
 	}
+	p.ln = ln
+	return nil
+}
+
+// Run runs parts and the HTTP server (health,
+// readiness, metrics and what the roles mounted) until ctx is done or one
+// of them fails, and waits for all of them.
+func (p *Process) Run(ctx context.Context, parts ...func(context.Context) error) error {
+	ln := p.ln
+	p.ln = nil // the HTTP server closes it
 	p.log.Info("http listening", "addr", ln.Addr().String())
 	if p.webhooks {
 		p.logWebhookURLs(ln.Addr().String())
@@ -215,7 +243,7 @@ func (p *process) run(ctx context.Context, parts ...func(context.Context) error)
 }
 
 // logWebhookURLs tells the user which URL to give each provider.
-func (p *process) logWebhookURLs(addr string) {
+func (p *Process) logWebhookURLs(addr string) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return
@@ -230,9 +258,12 @@ func (p *process) logWebhookURLs(addr string) {
 	}
 }
 
-// close flushes pending acks and publishes, then closes NATS and stops an
+// Close flushes pending acks and publishes, then closes NATS and stops an
 // embedded server.
-func (p *process) close() {
+func (p *Process) Close() {
+	if p.ln != nil {
+		p.ln.Close()
+	}
 	if p.nc != nil {
 		if p.nc.IsConnected() {
 			if err := p.nc.FlushTimeout(5 * time.Second); err != nil {
@@ -247,9 +278,12 @@ func (p *process) close() {
 	}
 }
 
-func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
-	p := newProcess(cfg, logger, e)
-	defer p.close()
+func All(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
+	p, err := NewProcess(cfg, logger, e)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	store, err := p.openStore(ctx, true)
 	if err != nil {
 		return err
@@ -267,23 +301,26 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env)
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, w.Run, p.demoResponder().Run)
+	return p.Run(ctx, w.Run, p.demoResponder().Run)
 }
 
-// runNATS is "hooklane nats": the server "hooklane all" embeds, on its own
+// NATS is "hooklane nats": the server "hooklane all" embeds, on its own
 // and listening at nats.listen, for separate roles to share where no NATS
 // is installed.
-func runNATS(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
+func NATS(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
 	if cfg.NATS.Listen == "" {
 		return errors.New("nats: no address to listen on: set nats.listen or " + config.EnvNATSListen)
 	}
+	p, err := NewProcess(cfg, logger, e)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	srv, err := queue.Embedded(cfg.NATS.StoreDir, cfg.NATS.Listen)
 	if err != nil {
 		return err
 	}
-	p := newProcess(cfg, logger, e)
 	p.embedded = srv
-	defer p.close()
 	logger.Info("NATS listening", "url", srv.ClientURL(), "store_dir", cfg.NATS.StoreDir)
 	p.checks = append(p.checks, httpserver.Check{Name: "jetstream", Func: func(context.Context) error {
 		if h := srv.Healthz(&server.HealthzOptions{JSEnabledOnly: true}); h.Status != "ok" {
@@ -291,12 +328,15 @@ func runNATS(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env
 		}
 		return nil
 	}})
-	return p.run(ctx)
+	return p.Run(ctx)
 }
 
-func runIngest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
-	p := newProcess(cfg, logger, e)
-	defer p.close()
+func Ingest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
+	p, err := NewProcess(cfg, logger, e)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	if err := p.connect(ctx, "hooklane-ingest", false); err != nil {
 		return err
 	}
@@ -305,12 +345,15 @@ func runIngest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e e
 		return err
 	}
 	defer closeRecorder(recorder)
-	return p.run(ctx)
+	return p.Run(ctx)
 }
 
-func runWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e env) error {
-	p := newProcess(cfg, logger, e)
-	defer p.close()
+func Worker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
+	p, err := NewProcess(cfg, logger, e)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	store, err := p.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -323,10 +366,10 @@ func runWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e e
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, w.Run)
+	return p.Run(ctx, w.Run)
 }
 
-func runMigrate(ctx context.Context, cfg *config.Config, logger *slog.Logger, _ env) error {
+func Migrate(ctx context.Context, cfg *config.Config, logger *slog.Logger, _ Env) error {
 	if err := prepareDatabase(ctx, cfg.DatabaseURL, true, logger); err != nil {
 		return err
 	}
@@ -353,6 +396,9 @@ func prepareDatabase(ctx context.Context, databaseURL string, create bool, logge
 }
 
 func explainDatabase(databaseURL string, err error) error {
+	if storage.IsMissingDatabase(err) {
+		return fmt.Errorf("database %s: %w\n  create it and its schema with:  hooklane migrate --config FILE", redact(databaseURL), err)
+	}
 	if !storage.IsTransient(err) {
 		return fmt.Errorf("database %s: %w", redact(databaseURL), err)
 	}

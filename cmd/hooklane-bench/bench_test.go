@@ -17,12 +17,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/app"
 	"github.com/hooklane/hooklane/internal/loadgen"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
 
 // TestBenchReferencePublishes sends one Platica delivery twice to
-// "hooklane bench-reference" and reads its stream: the body alone, stored
+// "hooklane-bench reference" and reads its stream: the body alone, stored
 // twice, by default; with HOOKLANE_REFERENCE_PUBLISHES=message, ingest's
 // message for it, which JetStream stores once.
 func TestBenchReferencePublishes(t *testing.T) {
@@ -41,7 +42,7 @@ func TestBenchReferencePublishes(t *testing.T) {
 			t.Parallel()
 			natsURL, prefix := natstest.URL(t), natstest.Prefix(t)
 			cfgFile := writeConfig(t, fmt.Sprintf("  url: %q\n  subject_prefix: %s\n  stream: %s", natsURL, prefix, strings.ToUpper(prefix)))
-			addr, logs := startRole(t, "bench-reference", cfgFile, func(k string) string {
+			addr, logs := startRole(t, "reference", cfgFile, func(k string) string {
 				if k == envReferencePublishes {
 					return tt.publishes
 				}
@@ -102,7 +103,7 @@ func TestBenchReferencePublishes(t *testing.T) {
 
 func TestBenchReferenceRefusesAnUnknownMode(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"bench-reference", "--config", natsConfig(t, t.TempDir())}, env{
+	err := run(context.Background(), []string{"reference", "--config", natsConfig(t, t.TempDir())}, app.Env{
 		Getenv: func(k string) string {
 			if k == envReferencePublishes {
 				return "everything"
@@ -112,7 +113,7 @@ func TestBenchReferenceRefusesAnUnknownMode(t *testing.T) {
 		Stdout: io.Discard, Stderr: io.Discard,
 	})
 	if err == nil || !strings.Contains(err.Error(), envReferencePublishes) {
-		t.Errorf("run bench-reference = %v, want an error naming %s", err, envReferencePublishes)
+		t.Errorf("run reference = %v, want an error naming %s", err, envReferencePublishes)
 	}
 }
 

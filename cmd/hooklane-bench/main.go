@@ -1,0 +1,76 @@
+// Command hooklane-bench load-tests hooklane and checks exactly-once: it
+// sends signed deliveries of every configured source, measures latency and
+// throughput against a bare reference handler ("hooklane-bench reference"),
+// and verifies in Postgres that every acknowledged event is stored once.
+// "make bench" builds it beside hooklane and runs its suite. It lives apart
+// from cmd/hooklane so that the product binary does not link the load tool.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hooklane/hooklane/internal/app"
+	"github.com/hooklane/hooklane/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], app.Env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "hooklane-bench:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "hooklane-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage reports a command line hooklane-bench does not understand.
+var errUsage = errors.New("see the usage above")
+
+// run is hooklane-bench with args, the command line without its name.
+func run(ctx context.Context, args []string, e app.Env) error {
+	if len(args) > 0 && args[0] == "help" {
+		fmt.Fprintln(e.Stdout, benchUsage)
+		return nil
+	}
+	if len(args) == 0 || args[0] != "reference" {
+		return runBench(ctx, args, e)
+	}
+	fs := flag.NewFlagSet("reference", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	configPath := fs.String("config", e.Getenv(config.EnvConfig), "config `file` (HOOKLANE_CONFIG)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("reference: unexpected argument %q: %w", fs.Arg(0), errUsage)
+	}
+	if *configPath == "" {
+		return fmt.Errorf("reference: no config file: pass --config FILE or set HOOKLANE_CONFIG: %w", errUsage)
+	}
+	cfg, err := config.Load(*configPath, e.Getenv)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(e.Stderr, e.Getenv(config.EnvLogFormat), e.Getenv(config.EnvLogLevel))
+	return runReference(ctx, cfg, logger, e)
+}
+
+// usageError marks a flag error as a usage error; --help stays
+// flag.ErrHelp.
+func usageError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, errUsage)
+}

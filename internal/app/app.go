@@ -1,0 +1,94 @@
+// Package app wires hooklane's roles (ingest, worker, the flow gateway, the
+// demo responder, the embedded NATS) from a loaded configuration, so that
+// cmd/hooklane only parses its command line and cmd/hooklane-bench can run
+// its reference handler the way hooklane runs its roles. Each role is a
+// [Role]: it starts what it needs, serves health, readiness and metrics over
+// HTTP until its context is done, and stops in order.
+//
+// Every role checks before it touches: it listens on its HTTP address
+// before anything else starts, so a second "hooklane all" fails on the
+// taken port before it opens an embedded NATS on the same store, and it
+// refuses a NATS server too small for ingest.max_body_bytes before it
+// creates the stream there.
+package app
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/lmittmann/tint"
+
+	"github.com/hooklane/hooklane/internal/config"
+)
+
+// Env is what a role takes from its process, so tests can run it in theirs.
+type Env struct {
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+	// Listening, if set, is told the HTTP server's address once it listens.
+	Listening func(net.Addr)
+}
+
+// Role runs one of hooklane's commands until ctx is done, and returns nil
+// on a clean stop.
+type Role func(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error
+
+// NewLogger logs JSON, or coloured text when w is a terminal and format is
+// not "json"; level is debug, info, warn or error (default info). Either
+// way a time.Duration is written with its unit ("1.5ms"), not as a count
+// of nanoseconds.
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cmp.Or(level, "info"))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	if format != "json" && isTerminal(w) || strings.EqualFold(format, "text") {
+		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lvl, NoColor: !isTerminal(w), ReplaceAttr: durationText}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: durationText}))
+}
+
+// durationText renders a duration as its String.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	if d, ok := a.Value.Any().(time.Duration); ok && a.Value.Kind() == slog.KindAny {
+		return slog.String(a.Key, d.String())
+	}
+	return a
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// Version is the module version, or the VCS revision of a development build.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "devel-" + s.Value[:12]
+		}
+	}
+	return "devel"
+}
