@@ -26,7 +26,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// IdleTimeout bounds an idle keep-alive connection. Defaults to 120s.
 	IdleTimeout time.Duration
-	// MaxHeaderBytes bounds the request headers. Defaults to 64 KiB.
+	// MaxHeaderBytes bounds the request headers. Defaults to 64 KiB. It is
+	// the one bound on headers: net/http's count of header values (500 by
+	// default since Go 1.27) is set high enough, a quarter of
+	// MaxHeaderBytes, that the shortest header line, "a:" and CRLF, reaches
+	// the byte limit first.
 	MaxHeaderBytes int
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
 	// Defaults to 25s.
@@ -36,15 +40,17 @@ type Config struct {
 // Run serves h on ln until ctx is done, then stops accepting connections and
 // waits for in-flight requests to finish. It returns nil on a clean stop.
 func Run(ctx context.Context, ln net.Listener, h http.Handler, cfg Config, logger *slog.Logger) error {
+	maxHeaderBytes := cmp.Or(cfg.MaxHeaderBytes, 64<<10)
 	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: cmp.Or(cfg.ReadHeaderTimeout, 5*time.Second),
-		ReadTimeout:       cmp.Or(cfg.ReadTimeout, 30*time.Second),
-		WriteTimeout:      cmp.Or(cfg.WriteTimeout, 30*time.Second),
-		IdleTimeout:       cmp.Or(cfg.IdleTimeout, 120*time.Second),
-		MaxHeaderBytes:    cmp.Or(cfg.MaxHeaderBytes, 64<<10),
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		Handler:             h,
+		ReadHeaderTimeout:   cmp.Or(cfg.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:         cmp.Or(cfg.ReadTimeout, 30*time.Second),
+		WriteTimeout:        cmp.Or(cfg.WriteTimeout, 30*time.Second),
+		IdleTimeout:         cmp.Or(cfg.IdleTimeout, 120*time.Second),
+		MaxHeaderBytes:      maxHeaderBytes,
+		MaxHeaderValueCount: maxHeaderBytes / 4,
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:         func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
