@@ -24,6 +24,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/hooklane/hooklane/ingest"
 	"github.com/hooklane/hooklane/internal/config"
 )
 
@@ -190,7 +191,7 @@ func natsConfig(t *testing.T, file string) *server.Options {
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	if need := int32(config.DefaultMaxBodyBytes + 64<<10); opts.MaxPayload < need {
+	if need := int32(ingest.DefaultMaxBodyBytes + 64<<10); opts.MaxPayload < need {
 		t.Errorf("%s: max_payload %d, want at least %d for ingest.max_body_bytes and headers", file, opts.MaxPayload, need)
 	}
 	return opts

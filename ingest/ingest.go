@@ -45,6 +45,13 @@ type FlowAnswerer interface {
 	AnswerFlow(ctx context.Context, d *hooklane.Delivery) (answer []byte, deadline time.Time)
 }
 
+// Defaults of Config; internal/config applies the same.
+const (
+	DefaultMaxBodyBytes   = 4 << 20 // Meta sends up to 3 MB
+	DefaultPublishTimeout = time.Second
+	DefaultRetryAfter     = 5 * time.Second
+)
+
 // Config configures a Handler.
 type Config struct {
 	// Sources are served at /webhooks/<name>.
@@ -82,9 +89,9 @@ type Handler struct {
 // with reg.
 func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
 	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, hooklane.DefaultPrefix)
-	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 4<<20)
-	cfg.PublishTimeout = cmp.Or(cfg.PublishTimeout, time.Second)
-	cfg.RetryAfter = cmp.Or(cfg.RetryAfter, 5*time.Second)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.PublishTimeout = cmp.Or(cfg.PublishTimeout, DefaultPublishTimeout)
+	cfg.RetryAfter = cmp.Or(cfg.RetryAfter, DefaultRetryAfter)
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err

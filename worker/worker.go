@@ -41,9 +41,23 @@ type Store interface {
 	SaveDeadLetters(ctx context.Context, letters []storage.DeadLetter) error
 }
 
+// Defaults of Config; internal/config applies the same.
+const (
+	DefaultConsumer      = "hooklane-worker"
+	DefaultBatchSize     = 256
+	DefaultConcurrency   = 2
+	DefaultMaxDeliveries = 20
+	DefaultAckWait       = 30 * time.Second
+	DefaultPollWait      = time.Second
+	DefaultBatchWait     = 10 * time.Millisecond
+	DefaultRetryInitial  = 500 * time.Millisecond
+	DefaultRetryMax      = time.Minute
+	DefaultSettleTimeout = 20 * time.Second
+)
+
 // Config configures a Worker.
 type Config struct {
-	// Stream holding the deliveries. Defaults to "HOOKLANE_EVENTS".
+	// Stream holding the deliveries. Defaults to hooklane.DefaultStream.
 	Stream string
 	// SubjectPrefix is the subjects' first token. Defaults to "hooklane".
 	SubjectPrefix string
@@ -83,18 +97,18 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	c.Stream = cmp.Or(c.Stream, "HOOKLANE_EVENTS")
+	c.Stream = cmp.Or(c.Stream, hooklane.DefaultStream)
 	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, hooklane.DefaultPrefix)
-	c.Consumer = cmp.Or(c.Consumer, "hooklane-worker")
-	c.BatchSize = cmp.Or(c.BatchSize, 256)
-	c.Concurrency = cmp.Or(c.Concurrency, 2)
-	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 20)
-	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
-	c.PollWait = cmp.Or(c.PollWait, time.Second)
-	c.BatchWait = cmp.Or(c.BatchWait, 10*time.Millisecond)
-	c.RetryInitial = cmp.Or(c.RetryInitial, 500*time.Millisecond)
-	c.RetryMax = cmp.Or(c.RetryMax, time.Minute)
-	c.SettleTimeout = cmp.Or(c.SettleTimeout, 20*time.Second)
+	c.Consumer = cmp.Or(c.Consumer, DefaultConsumer)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, DefaultMaxDeliveries)
+	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
+	c.PollWait = cmp.Or(c.PollWait, DefaultPollWait)
+	c.BatchWait = cmp.Or(c.BatchWait, DefaultBatchWait)
+	c.RetryInitial = cmp.Or(c.RetryInitial, DefaultRetryInitial)
+	c.RetryMax = cmp.Or(c.RetryMax, DefaultRetryMax)
+	c.SettleTimeout = cmp.Or(c.SettleTimeout, DefaultSettleTimeout)
 	return c
 }
 

@@ -46,9 +46,11 @@ const DefaultBudget = 700 * time.Millisecond
 // maxMargin caps the default safety margin.
 const maxMargin = 50 * time.Millisecond
 
+// The answers to a ping and to an error notification, which reach no
+// responder; Meta acknowledges an error with what is also the fallback.
 const (
 	pingAnswer = `{"data":{"status":"active"}}`
-	errorAck   = `{"data":{"acknowledged":true}}`
+	errorAck   = Fallback
 )
 
 // Budget is the time a provider gives hooklane to answer. The responder's

@@ -14,6 +14,13 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/flowlane/gateway"
+	"github.com/hooklane/hooklane/ingest"
+	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/queue"
+	"github.com/hooklane/hooklane/worker"
 )
 
 // Config is the whole configuration of every role.
@@ -51,7 +58,7 @@ type NATS struct {
 	// Defaults to "hooklane".
 	SubjectPrefix string `yaml:"subject_prefix" validate:"subject_token"`
 	// Stream is the JetStream stream holding deliveries.
-	// Defaults to "HOOKLANE_EVENTS".
+	// Defaults to hooklane.DefaultStream, "HOOKLANE_EVENTS".
 	Stream string `yaml:"stream" validate:"subject_token"`
 	// Replicas of the stream (3 on a NATS cluster). Defaults to 1.
 	Replicas int `yaml:"replicas" validate:"gte=0,lte=5"`
@@ -67,8 +74,9 @@ type NATS struct {
 type Source struct {
 	// Name is the source's URL path segment and subject token.
 	Name string `yaml:"name" validate:"required,subject_token"`
-	// Provider is the protocol the source speaks.
-	Provider string `yaml:"provider" validate:"required,oneof=platica meta whatzmeapi whapi"`
+	// Provider is the protocol the source speaks: a name in the provider
+	// registry (platica, meta, whatzmeapi or whapi).
+	Provider string `yaml:"provider" validate:"required,provider"`
 	// Secrets are HMAC secrets; a delivery signed with any one is authentic,
 	// so a secret can be rotated without downtime.
 	Secrets []string `yaml:"secrets" validate:"dive,required"`
@@ -134,13 +142,17 @@ type Worker struct {
 	AckWait time.Duration `yaml:"ack_wait" validate:"gte=0"`
 }
 
-// Default values, applied by Load.
+// Default values of what no role's own Config has, applied by Load with
+// the roles' defaults (ingest.DefaultMaxBodyBytes, worker.DefaultBatchSize,
+// gateway.DefaultBudget...): each default is written once, in the package
+// that uses it.
 const (
-	DefaultAddr         = ":8080"
-	DefaultMaxBodyBytes = 4 << 20
-	DefaultDatabaseURL  = "postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable"
-	DefaultPlaticaFlow  = 700 * time.Millisecond
-	DefaultFlowBudget   = 10 * time.Second
+	DefaultAddr        = ":8080"
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable"
+	DefaultStoreDir    = "./data/nats"
+	// DefaultFlowBudget is the flow budget of every provider but Platica,
+	// whose is gateway.DefaultBudget.
+	DefaultFlowBudget = 10 * time.Second
 )
 
 // Load reads the config file at path, expanding ${VAR} and ${VAR:-default}
@@ -190,30 +202,30 @@ func (c *Config) override(getenv func(string) string) {
 func (c *Config) applyDefaults() {
 	c.Addr = cmp.Or(c.Addr, DefaultAddr)
 	c.DatabaseURL = cmp.Or(c.DatabaseURL, DefaultDatabaseURL)
-	c.NATS.StoreDir = cmp.Or(c.NATS.StoreDir, "./data/nats")
-	c.NATS.SubjectPrefix = cmp.Or(c.NATS.SubjectPrefix, "hooklane")
-	c.NATS.Stream = cmp.Or(c.NATS.Stream, "HOOKLANE_EVENTS")
-	c.NATS.Replicas = cmp.Or(c.NATS.Replicas, 1)
-	c.NATS.MaxAge = cmp.Or(c.NATS.MaxAge, 168*time.Hour)
-	c.NATS.DuplicateWindow = cmp.Or(c.NATS.DuplicateWindow, 2*time.Minute)
-	c.Ingest.MaxBodyBytes = cmp.Or(c.Ingest.MaxBodyBytes, DefaultMaxBodyBytes)
-	c.Ingest.PublishTimeout = cmp.Or(c.Ingest.PublishTimeout, time.Second)
-	c.Ingest.RetryAfter = cmp.Or(c.Ingest.RetryAfter, 5*time.Second)
-	c.Ingest.ShutdownTimeout = cmp.Or(c.Ingest.ShutdownTimeout, 25*time.Second)
-	c.Worker.Consumer = cmp.Or(c.Worker.Consumer, "hooklane-worker")
-	c.Worker.BatchSize = cmp.Or(c.Worker.BatchSize, 256)
-	c.Worker.BatchWait = cmp.Or(c.Worker.BatchWait, 10*time.Millisecond)
-	c.Worker.Concurrency = cmp.Or(c.Worker.Concurrency, 2)
-	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, 20)
-	c.Worker.AckWait = cmp.Or(c.Worker.AckWait, 30*time.Second)
+	c.NATS.StoreDir = cmp.Or(c.NATS.StoreDir, DefaultStoreDir)
+	c.NATS.SubjectPrefix = cmp.Or(c.NATS.SubjectPrefix, hooklane.DefaultPrefix)
+	c.NATS.Stream = cmp.Or(c.NATS.Stream, hooklane.DefaultStream)
+	c.NATS.Replicas = cmp.Or(c.NATS.Replicas, queue.DefaultReplicas)
+	c.NATS.MaxAge = cmp.Or(c.NATS.MaxAge, queue.DefaultMaxAge)
+	c.NATS.DuplicateWindow = cmp.Or(c.NATS.DuplicateWindow, queue.DefaultDuplicateWindow)
+	c.Ingest.MaxBodyBytes = cmp.Or(c.Ingest.MaxBodyBytes, ingest.DefaultMaxBodyBytes)
+	c.Ingest.PublishTimeout = cmp.Or(c.Ingest.PublishTimeout, ingest.DefaultPublishTimeout)
+	c.Ingest.RetryAfter = cmp.Or(c.Ingest.RetryAfter, ingest.DefaultRetryAfter)
+	c.Ingest.ShutdownTimeout = cmp.Or(c.Ingest.ShutdownTimeout, httpserver.DefaultShutdownTimeout)
+	c.Worker.Consumer = cmp.Or(c.Worker.Consumer, worker.DefaultConsumer)
+	c.Worker.BatchSize = cmp.Or(c.Worker.BatchSize, worker.DefaultBatchSize)
+	c.Worker.BatchWait = cmp.Or(c.Worker.BatchWait, worker.DefaultBatchWait)
+	c.Worker.Concurrency = cmp.Or(c.Worker.Concurrency, worker.DefaultConcurrency)
+	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, worker.DefaultMaxDeliveries)
+	c.Worker.AckWait = cmp.Or(c.Worker.AckWait, worker.DefaultAckWait)
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		budget := DefaultFlowBudget
 		if s.Provider == "platica" {
-			budget = DefaultPlaticaFlow
+			budget = gateway.DefaultBudget
 		}
 		s.Flows.Budget = cmp.Or(s.Flows.Budget, budget)
-		s.Flows.Fallback = cmp.Or(s.Flows.Fallback, `{"data":{"acknowledged":true}}`)
+		s.Flows.Fallback = cmp.Or(s.Flows.Fallback, gateway.Fallback)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/hooklane/hooklane/internal/provider"
 )
 
 var subjectToken = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
@@ -20,6 +22,10 @@ func newValidator() *validator.Validate {
 	})
 	must(v.RegisterValidation("subject_token", func(fl validator.FieldLevel) bool {
 		return subjectToken.MatchString(fl.Field().String())
+	}))
+	must(v.RegisterValidation("provider", func(fl validator.FieldLevel) bool {
+		_, ok := provider.Lookup(fl.Field().String())
+		return ok
 	}))
 	return v
 }
@@ -72,6 +78,8 @@ func describe(fe validator.FieldError) string {
 		return "is required"
 	case "oneof":
 		return fmt.Sprintf("%q is not one of: %s", fe.Value(), fe.Param())
+	case "provider":
+		return fmt.Sprintf("%q is not one of: %s", fe.Value(), strings.Join(provider.Names(), " "))
 	case "unique":
 		return "names must be unique"
 	case "subject_token":

@@ -37,6 +37,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// DefaultShutdownTimeout is Config.ShutdownTimeout's default, which
+// internal/config applies too.
+const DefaultShutdownTimeout = 25 * time.Second
+
 // Run serves h on ln until ctx is done, then stops accepting connections and
 // waits for in-flight requests to finish. It returns nil on a clean stop.
 func Run(ctx context.Context, ln net.Listener, h http.Handler, cfg Config, logger *slog.Logger) error {
@@ -60,7 +64,7 @@ func Run(ctx context.Context, ln net.Listener, h http.Handler, cfg Config, logge
 	case <-ctx.Done():
 	}
 	logger.Info("http server stopping: finishing in-flight requests", "addr", ln.Addr().String())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(cfg.ShutdownTimeout, 25*time.Second))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(cfg.ShutdownTimeout, DefaultShutdownTimeout))
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {

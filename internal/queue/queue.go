@@ -72,9 +72,16 @@ func WaitConnected(ctx context.Context, nc *nats.Conn) error {
 	return nil
 }
 
+// Defaults of StreamConfig; internal/config applies the same.
+const (
+	DefaultReplicas        = 1
+	DefaultMaxAge          = 168 * time.Hour
+	DefaultDuplicateWindow = 2 * time.Minute
+)
+
 // StreamConfig describes the stream deliveries are published to.
 type StreamConfig struct {
-	// Name of the stream. Defaults to "HOOKLANE_EVENTS".
+	// Name of the stream. Defaults to hooklane.DefaultStream.
 	Name string
 	// SubjectPrefix is the subjects' first token. Defaults to "hooklane".
 	SubjectPrefix string
@@ -94,14 +101,14 @@ type StreamConfig struct {
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	prefix := cmp.Or(cfg.SubjectPrefix, hooklane.DefaultPrefix)
 	sc := jetstream.StreamConfig{
-		Name:        cmp.Or(cfg.Name, "HOOKLANE_EVENTS"),
+		Name:        cmp.Or(cfg.Name, hooklane.DefaultStream),
 		Description: "hooklane webhook deliveries",
 		Subjects:    []string{hooklane.EventsWildcard(prefix), hooklane.ExchangesWildcard(prefix)},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		Replicas:    cmp.Or(cfg.Replicas, 1),
-		MaxAge:      cmp.Or(cfg.MaxAge, 168*time.Hour),
-		Duplicates:  cmp.Or(cfg.DuplicateWindow, 2*time.Minute),
+		Replicas:    cmp.Or(cfg.Replicas, DefaultReplicas),
+		MaxAge:      cmp.Or(cfg.MaxAge, DefaultMaxAge),
+		Duplicates:  cmp.Or(cfg.DuplicateWindow, DefaultDuplicateWindow),
 		Discard:     jetstream.DiscardOld,
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, sc)
