@@ -39,19 +39,3 @@ func TestResponseHelpers(t *testing.T) {
 		t.Error("Complete modified its params")
 	}
 }
-
-func assertJSONEqual(t testing.TB, what string, got []byte, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("%s: %v in %s", what, err, got)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatal(err)
-	}
-	gb, _ := json.Marshal(g)
-	wb, _ := json.Marshal(w)
-	if string(gb) != string(wb) {
-		t.Errorf("%s = %s, want %s", what, gb, wb)
-	}
-}
