@@ -30,16 +30,17 @@ func (p heldPublisher) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...je
 	return p.Publisher.PublishMsg(ctx, msg, opts...)
 }
 
-// answerFunc answers at once, with a deadline that has come.
-type answerFunc func(context.Context, *hooklane.Delivery) []byte
+// answerNow answers at once, and gives the answer until the deadline that
+// much later: the time its delivery's publish may take.
+type answerNow time.Duration
 
-func (f answerFunc) AnswerFlow(ctx context.Context, d *hooklane.Delivery) ([]byte, time.Time) {
-	return f(ctx, d), time.Now()
+func (a answerNow) AnswerFlow(context.Context, *hooklane.Delivery) ([]byte, time.Time) {
+	return []byte(`{"screen":"WELCOME","data":{}}`), time.Now().Add(time.Duration(a))
 }
 
 // flowHandler is an ingest handler publishing through pub, whose flow lane
-// answers at once.
-func flowHandler(t *testing.T, r *rig, pub Publisher) *httptest.Server {
+// answers at once, with a deadline publishWait later.
+func flowHandler(t *testing.T, r *rig, pub Publisher, publishWait time.Duration) *httptest.Server {
 	t.Helper()
 	p, _ := provider.Lookup("platica")
 	h, err := New(pub, Config{
@@ -47,9 +48,7 @@ func flowHandler(t *testing.T, r *rig, pub Publisher) *httptest.Server {
 		Stream:         r.stream,
 		SubjectPrefix:  r.handler.cfg.SubjectPrefix,
 		PublishTimeout: time.Minute,
-		Flows: answerFunc(func(context.Context, *hooklane.Delivery) []byte {
-			return []byte(`{"screen":"WELCOME","data":{}}`)
-		}),
+		Flows:          answerNow(publishWait),
 	}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +77,8 @@ func postFlow(t *testing.T, url string) (*http.Response, string) {
 
 func TestFlowAnsweredOnceQueued(t *testing.T) {
 	r := newRig(t, 0)
-	resp, body := postFlow(t, flowHandler(t, r, r.js).URL)
+	// A deadline a slow machine's publish cannot miss.
+	resp, body := postFlow(t, flowHandler(t, r, r.js, time.Minute).URL)
 	if resp.StatusCode != http.StatusOK || body != `{"screen":"WELCOME","data":{}}` {
 		t.Fatalf("got %d %q", resp.StatusCode, body)
 	}
@@ -90,7 +90,7 @@ func TestFlowAnsweredOnceQueued(t *testing.T) {
 func TestFlowNotAcknowledgedUntilQueued(t *testing.T) {
 	r := newRig(t, 0)
 	held := heldPublisher{Publisher: r.js, release: make(chan struct{})}
-	srv := flowHandler(t, r, held)
+	srv := flowHandler(t, r, held, 0) // the deadline has come: flowPublishGrace is all the wait
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(held.release) }) }
 	t.Cleanup(release) // before srv.Close, which waits for the handler's publish

@@ -125,7 +125,7 @@ func newHostileHandler(t testing.TB, pub Publisher, stream, prefix string, maxBo
 		Stream:         stream,
 		SubjectPrefix:  prefix,
 		MaxBodyBytes:   maxBody,
-		PublishTimeout: 5 * time.Second,
+		PublishTimeout: 10 * time.Second,
 	}, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)

@@ -96,7 +96,7 @@ func newRigOn(t testing.TB, natsURL string, maxBody int64) *rig {
 		Stream:         stream,
 		SubjectPrefix:  prefix,
 		MaxBodyBytes:   maxBody,
-		PublishTimeout: 500 * time.Millisecond,
+		PublishTimeout: 10 * time.Second,
 		RetryAfter:     3 * time.Second,
 	}, slog.New(slog.NewJSONHandler(logs, nil)), reg)
 	if err != nil {

@@ -96,8 +96,8 @@ func startHostile(t *testing.T) *hostileServer {
 	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := startWith(t, "", fmt.Sprintf("  publish_timeout: 2s\n  max_body_bytes: %d", hostileMaxBody), fmt.Sprintf(`
-  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+	g := startWith(t, "", fmt.Sprintf("  publish_timeout: 10s\n  max_body_bytes: %d", hostileMaxBody), fmt.Sprintf(`
+  - {name: platica, provider: platica, secrets: [platica-test-secret], flows: {budget: 10s}}
   - {name: meta, provider: meta, secrets: [meta-test-app-secret], verify_token: vt, flows: {private_key: %q}}
   - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret], bearer_token: wz-bearer}
   - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}`, keyFile))
@@ -843,7 +843,7 @@ func hostileOpen(t *testing.T, key, iv, answer []byte) string {
 // the bearer alone.
 func TestHostileFlowEndpointChecksBearer(t *testing.T) {
 	t.Parallel()
-	g := startWith(t, "", "  publish_timeout: 2s", `
+	g := startWith(t, "", "  publish_timeout: 10s", `
   - {name: evo, provider: whatzmeapi, allow_unsigned: true, bearer_token: evo-bearer}
   - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret], bearer_token: wz-bearer}`)
 	s := &hostileServer{instance: g, addr: strings.TrimPrefix(g.url, "http://")}

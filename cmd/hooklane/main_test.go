@@ -77,8 +77,8 @@ func loadVectors(t *testing.T) []vector {
 // keyed with the testdata secrets. natsURL empty embeds NATS.
 func startAll(t *testing.T, natsURL string) *instance {
 	t.Helper()
-	return startWith(t, natsURL, "  publish_timeout: 500ms", `
-  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+	return startWith(t, natsURL, "  publish_timeout: 10s", `
+  - {name: platica, provider: platica, secrets: [platica-test-secret], flows: {budget: 10s}}
   - {name: meta, provider: meta, secrets: [meta-test-app-secret, app_secret_123], verify_token: vt}
   - {name: whatzmeapi, provider: whatzmeapi, secrets: [whatzmeapi-test-secret]}
   - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}`)
