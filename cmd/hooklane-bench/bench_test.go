@@ -18,6 +18,7 @@ import (
 
 	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/app"
+	"github.com/hooklane/hooklane/internal/app/apptest"
 	"github.com/hooklane/hooklane/internal/loadgen"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
@@ -41,7 +42,7 @@ func TestBenchReferencePublishes(t *testing.T) {
 		t.Run(cmp.Or(tt.publishes, "default"), func(t *testing.T) {
 			t.Parallel()
 			natsURL, prefix := natstest.URL(t), natstest.Prefix(t)
-			cfgFile := writeConfig(t, fmt.Sprintf("  url: %q\n  subject_prefix: %s\n  stream: %s", natsURL, prefix, strings.ToUpper(prefix)))
+			cfgFile := apptest.WriteConfig(t, fmt.Sprintf("  url: %q\n  subject_prefix: %s\n  stream: %s", natsURL, prefix, strings.ToUpper(prefix)))
 			addr, logs := startRole(t, "reference", cfgFile, func(k string) string {
 				if k == envReferencePublishes {
 					return tt.publishes
@@ -103,7 +104,7 @@ func TestBenchReferencePublishes(t *testing.T) {
 
 func TestBenchReferenceRefusesAnUnknownMode(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"reference", "--config", natsConfig(t, t.TempDir())}, app.Env{
+	err := run(context.Background(), []string{"reference", "--config", apptest.NATSConfig(t, t.TempDir())}, app.Env{
 		Getenv: func(k string) string {
 			if k == envReferencePublishes {
 				return "everything"

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hooklane/hooklane/internal/app"
+	"github.com/hooklane/hooklane/internal/app/apptest"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/internal/testlog"
@@ -131,37 +131,10 @@ sources:
 }
 
 // startRole runs "hooklane <role>" with cfgFile and getenv until the test
-// ends, when it must stop cleanly, and returns the address it serves on
-// once it listens, and its log.
+// ends (see apptest.Start).
 func startRole(t *testing.T, role, cfgFile string, getenv func(string) string) (string, *testlog.Buffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	logs := &testlog.Buffer{}
-	go func() {
-		done <- run(ctx, []string{role, "--config", cfgFile}, app.Env{
-			Getenv: getenv, Stdout: io.Discard, Stderr: logs,
-			Listening: func(a net.Addr) { addr <- a },
-		})
-	}()
-	select {
-	case a := <-addr:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("hooklane %s stopped with %v\n%s", role, err, logs)
-			}
-		})
-		return a.String(), logs
-	case err := <-done:
-		cancel()
-		t.Fatalf("hooklane %s did not start: %v\n%s", role, err, logs)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatalf("hooklane %s did not listen within 60s\n%s", role, logs)
-	}
-	return "", nil
+	return apptest.Start(t, run, []string{role, "--config", cfgFile}, getenv)
 }
 
 func (g *instance) send(t *testing.T, v vector) *http.Response {

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,33 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooklane/hooklane/internal/app"
+	"github.com/hooklane/hooklane/internal/app/apptest"
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
-
-// natsConfig writes a config with one source and the NATS store in dir.
-func natsConfig(t *testing.T, dir string) string {
-	t.Helper()
-	return writeConfig(t, fmt.Sprintf("  store_dir: %q", filepath.Join(dir, "nats")))
-}
-
-// writeConfig writes a config with one Platica source and the given
-// settings of its nats section, and returns its path.
-func writeConfig(t *testing.T, nats string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "hooklane.yaml")
-	yaml := fmt.Sprintf(`
-addr: 127.0.0.1:0
-nats:
-%s
-sources:
-  - {name: platica, provider: platica, secrets: [platica-test-secret]}
-`, nats)
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestNATSServesJetStream(t *testing.T) {
 	t.Parallel()
@@ -52,7 +26,7 @@ func TestNATSServesJetStream(t *testing.T) {
 	}
 	listen := ln.Addr().String()
 	ln.Close()
-	addr, logs := startRole(t, "nats", natsConfig(t, t.TempDir()), func(k string) string {
+	addr, logs := startRole(t, "nats", apptest.NATSConfig(t, t.TempDir()), func(k string) string {
 		if k == config.EnvNATSListen {
 			return listen
 		}
@@ -87,7 +61,7 @@ func TestNATSServesJetStream(t *testing.T) {
 
 func TestNATSNeedsAnAddress(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"nats", "--config", natsConfig(t, t.TempDir())}, app.Env{
+	err := run(context.Background(), []string{"nats", "--config", apptest.NATSConfig(t, t.TempDir())}, app.Env{
 		Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard,
 	})
 	if err == nil || !strings.Contains(err.Error(), config.EnvNATSListen) {
