@@ -1,15 +1,14 @@
 package flowlane_test
 
 import (
-	"context"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/flowlane/flowlanetest"
 	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
@@ -35,22 +34,7 @@ func (e *env) responder(t testing.TB, logger *slog.Logger, register func(*flowla
 	t.Helper()
 	r := flowlane.NewResponder(natstest.ConnectURL(t, e.url), flowlane.ResponderConfig{Prefix: e.prefix, Logger: logger})
 	register(r)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case <-r.Ready():
-	case err := <-done:
-		t.Fatalf("Run returned before ready: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("responder not ready after 10s")
-	}
+	flowlanetest.Serve(t, r)
 }
 
 func (e *env) exchanger(t testing.TB) *gateway.Exchanger {

@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/hooklane/hooklane/flowlane"
 	"github.com/hooklane/hooklane/flowlane/demo"
+	"github.com/hooklane/hooklane/flowlane/flowlanetest"
 	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
@@ -23,16 +23,7 @@ func TestCotizador(t *testing.T) {
 	url, prefix := natstest.URL(t), natstest.Prefix(t)
 	r := flowlane.NewResponder(natstest.ConnectURL(t, url), flowlane.ResponderConfig{Prefix: prefix})
 	demo.RegisterCotizador(r, "platica")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	<-r.Ready()
+	flowlanetest.Serve(t, r)
 	x := gateway.NewExchanger(natstest.ConnectURL(t, url), gateway.ExchangerConfig{Prefix: prefix})
 
 	seed := func(name string) *flowlane.Request {
