@@ -95,7 +95,7 @@ func runBench(ctx context.Context, args []string, e app.Env) error {
 		return usageError(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: %w", fs.Arg(0), errUsage)
+		return fmt.Errorf("unexpected argument %q: %w", fs.Arg(0), app.ErrUsage)
 	}
 	durationSet := false
 	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
@@ -103,16 +103,16 @@ func runBench(ctx context.Context, args []string, e app.Env) error {
 		o.duration = 0
 	}
 	if o.rounds < 1 {
-		return fmt.Errorf("--rounds %d: want 1 or more: %w", o.rounds, errUsage)
+		return fmt.Errorf("--rounds %d: want 1 or more: %w", o.rounds, app.ErrUsage)
 	}
 	if o.target != "hooklane" && o.target != "bare" {
-		return fmt.Errorf("--target %q: want hooklane or bare: %w", o.target, errUsage)
+		return fmt.Errorf("--target %q: want hooklane or bare: %w", o.target, app.ErrUsage)
 	}
 	if o.reference != referenceBody && o.reference != referenceMessage {
-		return fmt.Errorf("--reference %q: want %s or %s: %w", o.reference, referenceBody, referenceMessage, errUsage)
+		return fmt.Errorf("--reference %q: want %s or %s: %w", o.reference, referenceBody, referenceMessage, app.ErrUsage)
 	}
 	if *configPath == "" {
-		return fmt.Errorf("no config file: pass --config FILE or set HOOKLANE_CONFIG: %w", errUsage)
+		return fmt.Errorf("no config file: pass --config FILE or set HOOKLANE_CONFIG: %w", app.ErrUsage)
 	}
 	cfg, err := config.Load(*configPath, e.Getenv)
 	if err != nil {

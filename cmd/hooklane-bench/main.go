@@ -11,31 +11,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/hooklane/hooklane/internal/app"
 	"github.com/hooklane/hooklane/internal/config"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], app.Env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "hooklane-bench:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "hooklane-bench:", err)
-		os.Exit(1)
-	}
-}
-
-// errUsage reports a command line hooklane-bench does not understand.
-var errUsage = errors.New("see the usage above")
+func main() { app.Main("hooklane-bench", run) }
 
 // run is hooklane-bench with args, the command line without its name.
 func run(ctx context.Context, args []string, e app.Env) error {
@@ -53,10 +34,10 @@ func run(ctx context.Context, args []string, e app.Env) error {
 		return usageError(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("reference: unexpected argument %q: %w", fs.Arg(0), errUsage)
+		return fmt.Errorf("reference: unexpected argument %q: %w", fs.Arg(0), app.ErrUsage)
 	}
 	if *configPath == "" {
-		return fmt.Errorf("reference: no config file: pass --config FILE or set HOOKLANE_CONFIG: %w", errUsage)
+		return fmt.Errorf("reference: no config file: pass --config FILE or set HOOKLANE_CONFIG: %w", app.ErrUsage)
 	}
 	cfg, err := config.Load(*configPath, e.Getenv)
 	if err != nil {
@@ -72,5 +53,5 @@ func usageError(err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", err, errUsage)
+	return fmt.Errorf("%w: %w", err, app.ErrUsage)
 }

@@ -45,7 +45,7 @@ func TestCommandLine(t *testing.T) {
 	} {
 		err := run(context.Background(), tt.args, app.Env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard})
 		switch {
-		case tt.help && !errors.Is(err, flag.ErrHelp), tt.usage && !errors.Is(err, errUsage), !tt.help && !tt.usage && err != nil:
+		case tt.help && !errors.Is(err, flag.ErrHelp), tt.usage && !errors.Is(err, app.ErrUsage), !tt.help && !tt.usage && err != nil:
 			t.Errorf("hooklane-bench %v: err = %v", tt.args, err)
 		}
 	}

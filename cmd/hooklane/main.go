@@ -11,29 +11,6 @@
 // other failure.
 package main
 
-import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/hooklane/hooklane/internal/app"
 
-	"github.com/hooklane/hooklane/internal/app"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], app.Env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "hooklane:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "hooklane:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("hooklane", run) }

@@ -530,7 +530,7 @@ func TestCommandLine(t *testing.T) {
 	for _, tt := range []struct {
 		args      []string
 		help      bool // flag.ErrHelp, or nil
-		usage     bool // errUsage
+		usage     bool // app.ErrUsage
 		wantInOut string
 	}{
 		{args: []string{"help"}, wantInOut: "usage: hooklane <command>"},
@@ -548,7 +548,7 @@ func TestCommandLine(t *testing.T) {
 		var out bytes.Buffer
 		err := run(context.Background(), tt.args, app.Env{Getenv: func(string) string { return "" }, Stdout: &out, Stderr: &out})
 		switch {
-		case tt.help && !errors.Is(err, flag.ErrHelp), tt.usage && !errors.Is(err, errUsage), !tt.help && !tt.usage && err != nil:
+		case tt.help && !errors.Is(err, flag.ErrHelp), tt.usage && !errors.Is(err, app.ErrUsage), !tt.help && !tt.usage && err != nil:
 			t.Errorf("hooklane %v: err = %v", tt.args, err)
 		}
 		if !strings.Contains(out.String(), tt.wantInOut) {

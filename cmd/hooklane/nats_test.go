@@ -67,7 +67,7 @@ func TestNATSNeedsAnAddress(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), config.EnvNATSListen) {
 		t.Errorf("run nats without an address = %v, want an error naming %s", err, config.EnvNATSListen)
 	}
-	if errors.Is(err, errUsage) {
+	if errors.Is(err, app.ErrUsage) {
 		t.Errorf("run nats = %v, a usage error", err)
 	}
 }

@@ -18,7 +18,7 @@ func runProbe(ctx context.Context, args []string, e app.Env) error {
 		return nil
 	}
 	if len(args) != 1 {
-		return fmt.Errorf("%s: %w", probeUsage, errUsage)
+		return fmt.Errorf("%s: %w", probeUsage, app.ErrUsage)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

@@ -29,9 +29,6 @@ The config file comes from --config or HOOKLANE_CONFIG.
 Environment: DATABASE_URL, NATS_URL, HOOKLANE_ADDR, HOOKLANE_NATS_LISTEN, LOG_LEVEL,
 LOG_FORMAT. The load tool is a command of its own: hooklane-bench (make bench).`
 
-// errUsage reports a command line hooklane does not understand; main exits 2.
-var errUsage = errors.New("see the usage above")
-
 // roles are the commands that run with a config.
 var roles = map[string]app.Role{
 	"all":            app.All,
@@ -47,7 +44,7 @@ var roles = map[string]app.Role{
 func run(ctx context.Context, args []string, e app.Env) error {
 	if len(args) == 0 {
 		fmt.Fprintln(e.Stderr, usage)
-		return fmt.Errorf("no command: %w", errUsage)
+		return fmt.Errorf("no command: %w", app.ErrUsage)
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
@@ -63,7 +60,7 @@ func run(ctx context.Context, args []string, e app.Env) error {
 	role, ok := roles[cmd]
 	if !ok {
 		fmt.Fprintln(e.Stderr, usage)
-		return fmt.Errorf("unknown command %q: %w", cmd, errUsage)
+		return fmt.Errorf("unknown command %q: %w", cmd, app.ErrUsage)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
@@ -76,10 +73,10 @@ func run(ctx context.Context, args []string, e app.Env) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%s: %w: %w", cmd, err, errUsage)
+		return fmt.Errorf("%s: %w: %w", cmd, err, app.ErrUsage)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q: %w", cmd, fs.Arg(0), errUsage)
+		return fmt.Errorf("%s: unexpected argument %q: %w", cmd, fs.Arg(0), app.ErrUsage)
 	}
 	if *configPath == "" {
 		return errors.New("no config file: pass --config FILE or set HOOKLANE_CONFIG (hooklane.example.yaml is a start)")

@@ -15,12 +15,17 @@ package app
 import (
 	"cmp"
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -91,4 +96,27 @@ func Version() string {
 		}
 	}
 	return "devel"
+}
+
+// ErrUsage reports a command line a command does not understand: Main
+// exits 2 on it.
+var ErrUsage = errors.New("see the usage above")
+
+// Main runs a command's run with the process's arguments, environment and
+// signals, and exits: 0 on a clean stop and after --help (flag.ErrHelp), 2
+// on ErrUsage, 1 on any other error, which it prints after the command's
+// name.
+func Main(name string, run func(ctx context.Context, args []string, e Env) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], Env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, ErrUsage):
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
