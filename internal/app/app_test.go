@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hooklane/hooklane/internal/config"
 	"github.com/hooklane/hooklane/internal/natstest"
+	"github.com/hooklane/hooklane/storage/storagetest"
 )
 
 func TestLogger(t *testing.T) {
@@ -114,5 +116,26 @@ sources:
 	}
 	if _, err := js.Stream(t.Context(), stream); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Errorf("stream %s: %v, want none created", stream, err)
+	}
+}
+
+// TestWorkerMissingDatabase: a worker does not create its database, and
+// says how to.
+func TestWorkerMissingDatabase(t *testing.T) {
+	u, err := url.Parse(storagetest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path, u.RawQuery = "/hooklane_missing_"+strings.ToLower(natstest.Prefix(t)), ""
+	cfg := writeConfig(t, fmt.Sprintf(`
+addr: 127.0.0.1:0
+database_url: %q
+nats: {url: nats://127.0.0.1:1}
+sources:
+  - {name: whapi, provider: whapi, secrets: [s]}
+`, u))
+	err = Worker(t.Context(), cfg, slog.New(slog.DiscardHandler), quiet)
+	if err == nil || !strings.Contains(err.Error(), "hooklane migrate") {
+		t.Fatalf("worker on a missing database: %v, want advice to run hooklane migrate", err)
 	}
 }
