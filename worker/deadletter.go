@@ -10,10 +10,11 @@ import (
 
 // deadItem is a message that will not be stored as events.
 type deadItem struct {
-	msg    jetstream.Msg
-	meta   *jetstream.MsgMetadata
-	source string
-	reason string
+	msg     jetstream.Msg
+	meta    *jetstream.MsgMetadata
+	source  string
+	redrive storage.Redrive
+	reason  string
 }
 
 // deadLetter records items in the dead-letter table and only then
@@ -34,12 +35,13 @@ func (w *Worker) deadLetter(ctx context.Context, items []deadItem) {
 			Body:         it.msg.Data(),
 			Reason:       it.reason,
 			NumDelivered: it.meta.NumDelivered,
+			Redrive:      it.redrive,
 		}
 	}
 	if err := w.store.SaveDeadLetters(ctx, letters); err != nil {
 		retry := make([]item, len(items))
 		for i, it := range items {
-			retry[i] = item{msg: it.msg, meta: it.meta}
+			retry[i] = item{msg: it.msg, meta: it.meta, redrive: it.redrive}
 		}
 		w.retryLater(retry, "dead letters not written", err)
 		return

@@ -39,6 +39,7 @@ type Store interface {
 	Save(ctx context.Context, records []storage.Record) (storage.SaveResult, error)
 	SaveFlowExchanges(ctx context.Context, exchanges []hooklane.FlowExchange) error
 	SaveDeadLetters(ctx context.Context, letters []storage.DeadLetter) error
+	SettleRedrives(ctx context.Context, settled []storage.RedriveSettled) error
 }
 
 // Defaults of Config; internal/config applies the same.
@@ -248,6 +249,7 @@ type item struct {
 	meta     *jetstream.MsgMetadata
 	record   *storage.Record
 	exchange *hooklane.FlowExchange
+	redrive  storage.Redrive // set when the message is a dead letter's redrive
 }
 
 // process decodes a batch, stores it and settles every message. It returns
@@ -267,12 +269,14 @@ func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
 		if meta.NumDelivered > 1 {
 			w.metrics.redeliveries.Inc()
 		}
+		var redrive storage.Redrive
+		redrive.DeadLetterID, redrive.Attempt = hooklane.RedriveOf(msg.Headers())
 		it, err := w.decode(msg)
 		if err != nil {
-			dead = append(dead, deadItem{msg: msg, meta: meta, reason: "decode: " + err.Error()})
+			dead = append(dead, deadItem{msg: msg, meta: meta, redrive: redrive, reason: "decode: " + err.Error()})
 			continue
 		}
-		it.meta = meta
+		it.meta, it.redrive = meta, redrive
 		items = append(items, it)
 	}
 	w.metrics.batchSize.Observe(float64(len(batch)))
@@ -300,6 +304,7 @@ func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
 			}
 		}
 		w.metrics.persisted(res)
+		w.settleRedrives(ctx, items)
 		for _, it := range items {
 			w.ack(it)
 		}
@@ -349,7 +354,8 @@ func (w *Worker) retryOrDie(items []item, err error) []deadItem {
 	var retry []item
 	for _, it := range items {
 		if hopeless || it.meta.NumDelivered >= uint64(w.cfg.MaxDeliveries) {
-			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.source(), reason: "store: " + err.Error()})
+			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.source(), redrive: it.redrive,
+				reason: "store: " + err.Error()})
 			continue
 		}
 		retry = append(retry, it)
@@ -390,6 +396,27 @@ func (w *Worker) retryDelay(n uint64) time.Duration {
 		delay = b.NextBackOff()
 	}
 	return delay
+}
+
+// settleRedrives reports, on the dead letters they came from, that the
+// stored items among redrives were stored. The items are stored whatever
+// happens here, so a failure is only logged: the dead letter then stays
+// pending.
+func (w *Worker) settleRedrives(ctx context.Context, items []item) {
+	var settled []storage.RedriveSettled
+	for _, it := range items {
+		if it.redrive.DeadLetterID == 0 {
+			continue
+		}
+		s := storage.RedriveSettled{Redrive: it.redrive}
+		if it.record != nil {
+			s.Source, s.DedupeKey = it.record.Delivery.Source, it.record.Delivery.DedupeKey
+		}
+		settled = append(settled, s)
+	}
+	if err := w.store.SettleRedrives(ctx, settled); err != nil {
+		w.log.Warn("redrive outcomes not recorded; the dead letters stay pending", "redrives", len(settled), "err", err)
+	}
 }
 
 func (w *Worker) ack(it item) {
