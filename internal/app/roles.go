@@ -301,7 +301,11 @@ func All(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) er
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, w.Run, p.demoResponder().Run)
+	purger, err := p.retention(store)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, w.Run, purger.Run, p.demoResponder().Run)
 }
 
 // NATS is "hooklane nats": the server "hooklane all" embeds, on its own
@@ -366,7 +370,11 @@ func Worker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env)
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, w.Run)
+	purger, err := p.retention(store)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, w.Run, purger.Run)
 }
 
 func Migrate(ctx context.Context, cfg *config.Config, logger *slog.Logger, _ Env) error {

@@ -39,6 +39,8 @@ type Config struct {
 	Ingest Ingest `yaml:"ingest"`
 	// Worker tunes the consumers that persist events.
 	Worker Worker `yaml:"worker"`
+	// Retention ages stored rows out; off unless configured.
+	Retention Retention `yaml:"retention"`
 }
 
 // NATS configures the connection, the stream and the subjects.
@@ -218,6 +220,7 @@ func (c *Config) applyDefaults() {
 	c.Worker.Concurrency = cmp.Or(c.Worker.Concurrency, worker.DefaultConcurrency)
 	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, worker.DefaultMaxDeliveries)
 	c.Worker.AckWait = cmp.Or(c.Worker.AckWait, worker.DefaultAckWait)
+	c.Retention.applyDefaults()
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		budget := DefaultFlowBudget

@@ -70,6 +70,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"bad fallback", "sources:\n  - name: a\n    provider: platica\n    secrets: [x]\n    flows: {fallback: '{nope'}\n", nil, "sources[0].flows.fallback: is not valid JSON"},
 		{"negative replicas", "nats: {replicas: -1}\n", nil, "nats.replicas"},
 		{"batch wait past its cap", "worker: {batch_wait: 1m}\n", nil, "worker.batch_wait"},
+		{"deliveries inside the retry horizon", "retention: {deliveries: 3d, events: 3d}\n", nil,
+			"retention.deliveries: 3d is shorter than 7d, the longest provider retry horizon (Meta retries a delivery for up to 7 days)"},
+		{"deliveries aged, events kept", "retention: {deliveries: 30d}\n", nil, "retention.events: set it to at most retention.deliveries (30d)"},
+		{"events outlive deliveries", "retention: {deliveries: 8d, events: 9d}\n", nil, "retention.events"},
+		{"negative age", "retention: {dead_letters: -1h}\n", nil, "retention.dead_letters: -1h0m0s is negative"},
+		{"bad age", "retention: {events: a week}\n", nil, `"a week" is not an age such as 30d or 36h`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +84,28 @@ func TestParseErrorsNameTheField(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRetention(t *testing.T) {
+	cfg, err := Parse([]byte("retention: {deliveries: 7d, events: 36h, flow_exchanges: 1.5d}\n"), getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Retention
+	if time.Duration(r.Deliveries) != 7*24*time.Hour || time.Duration(r.Events) != 36*time.Hour ||
+		time.Duration(r.FlowExchanges) != 36*time.Hour || r.DeadLetters != 0 || r.Off() {
+		t.Errorf("retention = %+v", r)
+	}
+	if r.Interval != time.Hour || r.BatchSize != 1000 {
+		t.Errorf("retention defaults: interval %v, batch size %d", r.Interval, r.BatchSize)
+	}
+	if r.Deliveries.String() != "7d" || r.Events.String() != "36h0m0s" {
+		t.Errorf("ages print as %s and %s", r.Deliveries, r.Events)
+	}
+	cfg, err = Parse(nil, getenv(nil))
+	if err != nil || !cfg.Retention.Off() {
+		t.Errorf("retention is not off by default: %+v, %v", cfg.Retention, err)
 	}
 }
 

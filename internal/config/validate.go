@@ -63,6 +63,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s.secrets: an encrypted flow endpoint needs the app secret to check X-Hub-Signature-256", at))
 		}
 	}
+	if err := c.Retention.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
