@@ -25,6 +25,13 @@ commands:
   version    print the version
   help       print this help
 
+operating on what is stored (each with --help):
+  tail       print deliveries as ingest accepts them
+  dead-letters list | show ID | redrive ID... | redrive --all
+             what the workers could not store; send it back through them
+  replay     re-derive a source's events with today's parsers
+  purge      run retention once and print what it deleted
+
 The config file comes from --config or HOOKLANE_CONFIG.
 Environment: DATABASE_URL, NATS_URL, HOOKLANE_ADDR, HOOKLANE_NATS_LISTEN, LOG_LEVEL,
 LOG_FORMAT. The load tool is a command of its own: hooklane-bench (make bench).`
@@ -56,6 +63,14 @@ func run(ctx context.Context, args []string, e app.Env) error {
 		return nil
 	case "probe":
 		return runProbe(ctx, args, e)
+	case "tail":
+		return runTail(ctx, args, e)
+	case "dead-letters":
+		return runDeadLetters(ctx, args, e)
+	case "replay":
+		return runReplay(ctx, args, e)
+	case "purge":
+		return runPurge(ctx, args, e)
 	}
 	role, ok := roles[cmd]
 	if !ok {
