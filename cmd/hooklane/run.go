@@ -8,6 +8,7 @@ import (
 
 	"github.com/hooklane/hooklane/internal/app"
 	"github.com/hooklane/hooklane/internal/config"
+	"github.com/hooklane/hooklane/internal/opscmd"
 )
 
 const usage = `usage: hooklane <command> [--config FILE]
@@ -64,13 +65,13 @@ func run(ctx context.Context, args []string, e app.Env) error {
 	case "probe":
 		return runProbe(ctx, args, e)
 	case "tail":
-		return runTail(ctx, args, e)
+		return opscmd.Tail(ctx, args, e)
 	case "dead-letters":
-		return runDeadLetters(ctx, args, e)
+		return opscmd.DeadLetters(ctx, args, e)
 	case "replay":
-		return runReplay(ctx, args, e)
+		return opscmd.Replay(ctx, args, e)
 	case "purge":
-		return runPurge(ctx, args, e)
+		return opscmd.Purge(ctx, args, e)
 	}
 	role, ok := roles[cmd]
 	if !ok {

@@ -1,4 +1,4 @@
-package main
+package opscmd
 
 import (
 	"context"
@@ -18,7 +18,8 @@ workers' consumer undisturbed. It needs NATS_URL (or nats.url).
 
 flags:`
 
-func runTail(ctx context.Context, args []string, e app.Env) error {
+// Tail is "hooklane tail": it prints deliveries as ingest accepts them.
+func Tail(ctx context.Context, args []string, e app.Env) error {
 	c := newOpsCommand("tail", tailUsage, e)
 	var f operate.Filter
 	c.fs.StringVar(&f.Source, "source", "", "only this configured `source`")

@@ -1,4 +1,4 @@
-package main
+package opscmd
 
 import (
 	"bytes"
@@ -33,7 +33,9 @@ T is a time (2026-05-06T19:00:00Z), a date or an age (36h, 7d).
 
 flags:`
 
-func runDeadLetters(ctx context.Context, args []string, e app.Env) error {
+// DeadLetters is "hooklane dead-letters": list, show and redrive dead
+// letters.
+func DeadLetters(ctx context.Context, args []string, e app.Env) error {
 	sub := ""
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]

@@ -1,4 +1,4 @@
-package main
+package opscmd
 
 import (
 	"context"
@@ -22,7 +22,9 @@ exits.
 
 flags:`
 
-func runPurge(ctx context.Context, args []string, e app.Env) error {
+// Purge is "hooklane purge": it runs retention once and prints what it
+// deleted.
+func Purge(ctx context.Context, args []string, e app.Env) error {
 	c := newOpsCommand("purge", purgeUsage, e)
 	dryRun := c.fs.Bool("dry-run", false, "count what would be deleted, and delete nothing")
 	if help, err := c.parse(args); help || err != nil {

@@ -1,4 +1,4 @@
-package main
+package opscmd
 
 import (
 	"context"
@@ -22,7 +22,9 @@ the delivery's type as the provider names it (deliveries.event_type).
 
 flags:`
 
-func runReplay(ctx context.Context, args []string, e app.Env) error {
+// Replay is "hooklane replay": it re-derives a source's events with
+// today's parsers.
+func Replay(ctx context.Context, args []string, e app.Env) error {
 	c := newOpsCommand("replay", replayUsage, e)
 	var job storage.ReplayJob
 	var since, until string
