@@ -106,6 +106,8 @@ func (p *Process) demoResponder() *flowlane.Responder {
 	return r
 }
 
+// ResponderDemo is "hooklane responder-demo": the demo flow ("Cotizador")
+// for every source.
 func ResponderDemo(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
 	p, err := NewProcess(cfg, logger, e)
 	if err != nil {

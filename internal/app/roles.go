@@ -28,7 +28,7 @@ import (
 	"github.com/hooklane/hooklane/worker"
 )
 
-// Process holds what the roles of one Process share, and closes it in
+// Process holds what the roles of one process share, and closes it in
 // order: NATS after every role has stopped, the embedded server last.
 type Process struct {
 	cfg      *config.Config
@@ -95,7 +95,7 @@ func (p *Process) connect(ctx context.Context, name string, embed bool) error {
 }
 
 // Dial joins the configured NATS, or, when embed is set and no URL is
-// configured, a server embedded in this Process.
+// configured, a server embedded in this process.
 func (p *Process) Dial(name string, embed bool) error {
 	natsURL := p.cfg.NATS.URL
 	var opts []nats.Option
@@ -217,9 +217,9 @@ func (p *Process) listen() error {
 	return nil
 }
 
-// Run runs parts and the HTTP server (health,
-// readiness, metrics and what the roles mounted) until ctx is done or one
-// of them fails, and waits for all of them.
+// Run runs parts and the HTTP server (health, readiness, metrics and what
+// the roles mounted) on the listener NewProcess opened, until ctx is done
+// or one of them fails, and waits for all of them.
 func (p *Process) Run(ctx context.Context, parts ...func(context.Context) error) error {
 	ln := p.ln
 	p.ln = nil // the HTTP server closes it
@@ -278,6 +278,9 @@ func (p *Process) Close() {
 	}
 }
 
+// All is "hooklane all": every role in one process, with a NATS server
+// embedded unless one is configured; it creates the database if it is
+// missing.
 func All(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
 	p, err := NewProcess(cfg, logger, e)
 	if err != nil {
@@ -297,15 +300,25 @@ func All(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) er
 		return err
 	}
 	defer closeRecorder(recorder)
-	w, err := p.worker(store)
+	persist, err := p.persisters(store)
 	if err != nil {
 		return err
+	}
+	return p.Run(ctx, append(persist, p.demoResponder().Run)...)
+}
+
+// persisters are what a worker role runs on store: the worker, and the
+// retention purge in its background.
+func (p *Process) persisters(store *storage.Store) ([]func(context.Context) error, error) {
+	w, err := p.worker(store)
+	if err != nil {
+		return nil, err
 	}
 	purger, err := p.retention(store)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return p.Run(ctx, w.Run, purger.Run, p.demoResponder().Run)
+	return []func(context.Context) error{w.Run, purger.Run}, nil
 }
 
 // NATS is "hooklane nats": the server "hooklane all" embeds, on its own
@@ -335,6 +348,7 @@ func NATS(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) e
 	return p.Run(ctx)
 }
 
+// Ingest is "hooklane ingest": the webhook receiver and the flow lane.
 func Ingest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
 	p, err := NewProcess(cfg, logger, e)
 	if err != nil {
@@ -352,6 +366,8 @@ func Ingest(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env)
 	return p.Run(ctx)
 }
 
+// Worker is "hooklane worker": it persists queued deliveries and exchange
+// records, and runs the retention purge.
 func Worker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) error {
 	p, err := NewProcess(cfg, logger, e)
 	if err != nil {
@@ -366,17 +382,15 @@ func Worker(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env)
 	if err := p.connect(ctx, "hooklane-worker", false); err != nil {
 		return err
 	}
-	w, err := p.worker(store)
+	persist, err := p.persisters(store)
 	if err != nil {
 		return err
 	}
-	purger, err := p.retention(store)
-	if err != nil {
-		return err
-	}
-	return p.Run(ctx, w.Run, purger.Run)
+	return p.Run(ctx, persist...)
 }
 
+// Migrate is "hooklane migrate": it creates the database if it is missing,
+// applies the schema and returns.
 func Migrate(ctx context.Context, cfg *config.Config, logger *slog.Logger, _ Env) error {
 	if err := prepareDatabase(ctx, cfg.DatabaseURL, true, logger); err != nil {
 		return err
