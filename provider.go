@@ -65,4 +65,7 @@ type Event struct {
 	ConversationID string          // conversation or chat id, if any
 	Phone          string          // the contact's phone or JID, if any
 	Payload        json.RawMessage // the event's JSON, as the provider sent it
+	// Facts is what the event says about messages, contacts and
+	// conversations, for the model tables (see Fact); none for other events.
+	Facts []Fact
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,6 +24,9 @@ type SaveResult struct {
 	Deliveries int // deliveries inserted
 	Duplicates int // deliveries already stored, whose events were skipped
 	Events     int // events inserted
+	// Model counts the model rows the new events wrote; empty when the
+	// model is off or the events had no facts.
+	Model ModelResult
 }
 
 // saveSQL stores a batch of records in one statement: each delivery once per
@@ -58,9 +62,16 @@ WITH input AS (
 	JOIN d ON d.source = i.source AND d.dedupe_key = i.dedupe_key
 	ORDER BY i.source, ev.key, i.dedupe_key
 	ON CONFLICT (source, event_key) DO NOTHING
-	RETURNING 1
+	RETURNING delivery_id, event_key
 )
 SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM e)`
+
+// saveNewSQL is saveSQL that also returns the events it inserted, each as
+// its record's ordinal and its key, for the model.
+var saveNewSQL = strings.TrimSuffix(saveSQL, "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM e)") + `
+SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM e),
+	coalesce((SELECT array_agg(i.n) FROM e JOIN d ON d.id = e.delivery_id JOIN input i ON i.source = d.source AND i.dedupe_key = d.dedupe_key), '{}'),
+	coalesce((SELECT array_agg(e.event_key) FROM e JOIN d ON d.id = e.delivery_id JOIN input i ON i.source = d.source AND i.dedupe_key = d.dedupe_key), '{}')`
 
 // maxStatementBytes bounds the bodies and payloads one saveSQL carries: a
 // batch of large deliveries takes several statements, each far below
@@ -77,21 +88,16 @@ const maxStatementBytes = 32 << 20
 // the inserts once, which takes a fraction of its time per record
 // (BenchmarkSave).
 func (s *Store) Save(ctx context.Context, records []Record) (SaveResult, error) {
-	b := &pgx.Batch{}
-	for rest := records; len(rest) > 0; {
-		n, size := 1, recordBytes(&rest[0])
-		for ; n < len(rest); n++ {
-			next := recordBytes(&rest[n])
-			if size+next > maxStatementBytes {
-				break
-			}
-			size += next
-		}
-		b.Queue(saveSQL, saveArgs(rest[:n])...)
-		rest = rest[n:]
-	}
-	if b.Len() == 0 {
+	chunks := chunk(records)
+	if len(chunks) == 0 {
 		return SaveResult{}, nil
+	}
+	if !s.skipModel && hasFacts(records) {
+		return s.saveWithModel(ctx, records, chunks)
+	}
+	b := &pgx.Batch{}
+	for _, c := range chunks {
+		b.Queue(saveSQL, saveArgs(c)...)
 	}
 	br := s.pool.SendBatch(ctx, b) // one implicit transaction, see sendBatch
 	defer br.Close()
@@ -108,6 +114,103 @@ func (s *Store) Save(ctx context.Context, records []Record) (SaveResult, error) 
 	}
 	if err := br.Close(); err != nil {
 		return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
+	}
+	return res, nil
+}
+
+// chunk splits records into runs whose bodies and payloads stay under
+// maxStatementBytes, one saveSQL each.
+func chunk(records []Record) [][]Record {
+	var chunks [][]Record
+	for rest := records; len(rest) > 0; {
+		n, size := 1, recordBytes(&rest[0])
+		for ; n < len(rest); n++ {
+			next := recordBytes(&rest[n])
+			if size+next > maxStatementBytes {
+				break
+			}
+			size += next
+		}
+		chunks = append(chunks, rest[:n])
+		rest = rest[n:]
+	}
+	return chunks
+}
+
+// hasFacts reports whether any event of records says something to the model.
+func hasFacts(records []Record) bool {
+	for i := range records {
+		for j := range records[i].Events {
+			if len(records[i].Events[j].Facts) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// saveWithModel is Save with the model: in one transaction of two round
+// trips, the deliveries and events first, returning which events are new,
+// then the model rows those new events' facts merge into. A redelivery
+// inserts no event, so it changes no model row.
+func (s *Store) saveWithModel(ctx context.Context, records []Record, chunks [][]Record) (SaveResult, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
+	}
+	// Released inside a transaction, as after an error, the connection is
+	// closed, which rolls the transaction back.
+	defer conn.Release()
+
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	for _, c := range chunks {
+		b.Queue(saveNewSQL, saveArgs(c)...)
+	}
+	res := SaveResult{Duplicates: len(records)}
+	mb := newModelBatch()
+	err = func() error {
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			var deliveries, events int
+			var ordinals []int64
+			var keys []string
+			if err := br.QueryRow().Scan(&deliveries, &events, &ordinals, &keys); err != nil {
+				return err
+			}
+			res.Deliveries += deliveries
+			res.Duplicates -= deliveries
+			res.Events += events
+			for i, n := range ordinals {
+				mb.addEvent(&c[n-1], keys[i])
+			}
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
+	}
+
+	b = &pgx.Batch{}
+	mb.queue(b)
+	b.Queue("COMMIT")
+	err = func() error {
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if res.Model, err = mb.read(br); err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save %s: model: %w", describe(records), err)
 	}
 	return res, nil
 }

@@ -20,12 +20,17 @@ type Config struct {
 	// MaxConns is the most connections the pool holds. Defaults to the URL's
 	// pool_max_conns, else to the larger of 4 and the number of CPUs.
 	MaxConns int32
+	// SkipModel makes Save store events only, leaving the model tables
+	// (messages, contacts, conversations) alone. Defaults to false: Save
+	// merges each new event's facts into them.
+	SkipModel bool
 }
 
 // Store writes to a PostgreSQL database through a pool of connections. It is
 // safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool      *pgxpool.Pool
+	skipModel bool
 }
 
 // Open connects to the database at databaseURL, which Migrate has brought up
@@ -44,7 +49,7 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, skipModel: cfg.SkipModel}, nil
 }
 
 // Close closes the pool's connections, waiting for those in use.

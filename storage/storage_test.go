@@ -111,7 +111,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dead_letters", "deliveries", "events", "flow_exchanges", "hooklane_schema_version", "replay_checkpoints"}
+	want := []string{"contacts", "conversations", "dead_letters", "deliveries", "events", "flow_exchanges", "hooklane_schema_version", "messages", "replay_checkpoints"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables in the test schema = %v, want %v", tables, want)
 	}

@@ -120,8 +120,8 @@ func TestMetaEvents(t *testing.T) {
 		{"flow completion is a message", readPayload(t, "meta/flow_completion.json"), []hooklane.Event{
 			{Type: "message", Key: "message:wamid.HBgNNTIxNTU1NTU1NTU1NRUCABIYFDNBMDk4QzE2NEJFNDQ3RjVBRjM1AA==", OccurredAt: unix(1749416620), Account: metaPhone1, ResourceType: "message", ResourceID: "wamid.HBgNNTIxNTU1NTU1NTU1NRUCABIYFDNBMDk4QzE2NEJFNDQ3RjVBRjM1AA==", Phone: "5215555555555"},
 		}},
-		{"another field is one event per change", template, []hooklane.Event{
-			{Type: "message_template_status_update", Key: "message_template_status_update:" + sha(metaChanges(t, template)[0]), Account: metaWABA1, Payload: metaChanges(t, template)[0]},
+		{"another field is one event per change, at the entry's time", template, []hooklane.Event{
+			{Type: "message_template_status_update", Key: "message_template_status_update:" + sha(metaChanges(t, template)[0]), OccurredAt: unix(1749416700), Account: metaWABA1, Payload: metaChanges(t, template)[0]},
 		}},
 		{"messages change without items", emptyMessages, []hooklane.Event{
 			{Type: "messages", Key: "messages:" + sha(metaChanges(t, emptyMessages)[0]), Account: "P", Payload: metaChanges(t, emptyMessages)[0]},

@@ -1,0 +1,696 @@
+package storage
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hooklane/hooklane"
+)
+
+// The model tables (messages, contacts, conversations) are merged from the
+// facts of events. Every merge is a join: it is commutative, associative and
+// idempotent, so the rows do not depend on the order or the repetition of the
+// facts. Each column has one rule, written twice, in Go (merge*, which
+// combines a batch's facts into one row per key, as one INSERT may not touch
+// a row twice) and in SQL (the upserts' SET, which merges that row into the
+// stored one); the property test checks that the two agree.
+//
+//   - identities (account, contact, direction, type, phone...): the least
+//     non-empty value, in byte order (COLLATE "C" in SQL, as in Go);
+//   - a message's conversation: the first set, never changed, so that
+//     conversations.message_count counts each messages row once;
+//   - *_at of a status, first_seen_at: the earliest; last_*_at, updated_at:
+//     the latest;
+//   - status: the highest hooklane.StatusRank, status_at the earliest time
+//     of that status;
+//   - mutable attributes (a name, a Platica field, an edit's text): the one
+//     with the latest provider time, ties broken by the greater value.
+//
+// Times are the provider's; a fact without one takes the time hooklane
+// received its delivery, which is stored with it, so a reprojection finds
+// the same.
+
+// ModelResult counts what Save wrote to the model tables, by table.
+type ModelResult struct {
+	Messages, Contacts, Conversations ModelCount
+}
+
+// ModelCount counts one table's merges.
+type ModelCount struct {
+	// Written counts rows inserted or changed.
+	Written int
+	// Unchanged counts merges into an existing row that changed nothing: a
+	// fact the row already reflected, or one older than what it holds.
+	Unchanged int
+}
+
+// modelLock is the advisory lock that orders model writes and a
+// reprojection: every write holds it shared for its transaction, and
+// Reproject exclusively while it clears the tables.
+const modelLock = 0x686f6f6b6d6f64 // "hookmod"
+
+// newFact is one fact of an event stored for the first time, with what its
+// delivery adds.
+type newFact struct {
+	source, provider, account string
+	received                  time.Time
+	fact                      *hooklane.Fact
+}
+
+// at is the fact's provider time, else the time its delivery was received.
+func (f *newFact) at() time.Time {
+	return micro(cmp.Or(f.fact.At, f.received))
+}
+
+// micro truncates t to PostgreSQL's precision, so that Go and SQL compare
+// the same times.
+func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+type messageKey struct{ source, id string }
+
+type messageRow struct {
+	provider, account, conversation, contact, direction, typ string
+	text, original, media, replyTo, status, errorJSON        string
+	sentAt, statusAt, deliveredAt, readAt, playedAt          time.Time
+	failedAt, editedAt, deletedAt, firstSeen, updated        time.Time
+}
+
+type contactKey struct{ source, account, contact string }
+
+type contactRow struct {
+	provider, name, username, phone, jid, userID, clientID string
+	email, tags, owners, customFields                      string
+	nameAt, emailAt, tagsAt, ownersAt, customFieldsAt      time.Time
+	firstSeen, lastSeen, lastInbound                       time.Time
+}
+
+type conversationKey struct{ source, id string }
+
+type conversationRow struct {
+	provider, account, status, operation, owners, tags string
+	statusAt, operationAt, ownersAt, tagsAt, expiredAt time.Time
+	lastMessage, lastInbound, firstSeen, updated       time.Time
+}
+
+// modelBatch is a batch's facts merged into one row per key.
+type modelBatch struct {
+	messages      map[messageKey]*messageRow
+	contacts      map[contactKey]*contactRow
+	conversations map[conversationKey]*conversationRow
+}
+
+func newModelBatch() *modelBatch {
+	return &modelBatch{
+		messages:      map[messageKey]*messageRow{},
+		contacts:      map[contactKey]*contactRow{},
+		conversations: map[conversationKey]*conversationRow{},
+	}
+}
+
+// addEvent adds the facts of r's event with key, which was new. When r
+// carries the key twice, the first is the one stored.
+func (b *modelBatch) addEvent(r *Record, key string) {
+	for i := range r.Events {
+		e := &r.Events[i]
+		if e.Key != key {
+			continue
+		}
+		for j := range e.Facts {
+			b.add(newFact{source: r.Delivery.Source, provider: r.Delivery.Provider, account: e.Account,
+				received: r.Delivery.ReceivedAt, fact: &e.Facts[j]})
+		}
+		return
+	}
+}
+
+// add merges one fact into the batch's rows.
+func (b *modelBatch) add(nf newFact) {
+	f := nf.fact
+	at := nf.at()
+	received := micro(nf.received)
+	account := keyText(nf.account)
+	conversation := keyText(f.ConversationID)
+	contact := keyText(f.Contact.ID)
+
+	if f.MessageID != "" && f.Kind != hooklane.FactContact && f.Kind != hooklane.FactConversation {
+		r := &messageRow{provider: nf.provider, account: account, conversation: conversation, contact: contact,
+			direction: f.Direction, firstSeen: received, updated: at}
+		switch f.Kind {
+		case hooklane.FactMessage:
+			r.typ = cmp.Or(f.Message.Type, "unknown")
+			r.text, r.media, r.replyTo, r.sentAt = f.Message.Text, string(f.Message.Media), f.Message.ReplyTo, at
+		case hooklane.FactStatus:
+			r.sentAt = at // until the message itself says
+		case hooklane.FactEdit:
+			r.text, r.editedAt = f.Text, at
+		case hooklane.FactDelete:
+			r.deletedAt = at
+		}
+		if hooklane.StatusRank(f.Status) > 0 {
+			r.status, r.statusAt = f.Status, at
+			switch f.Status {
+			case hooklane.StatusDelivered:
+				r.deliveredAt = at
+			case hooklane.StatusRead:
+				r.readAt = at
+			case hooklane.StatusPlayed:
+				r.playedAt = at
+			case hooklane.StatusFailed:
+				r.failedAt, r.errorJSON = at, string(f.Error)
+			}
+		}
+		k := messageKey{nf.source, keyText(f.MessageID)}
+		if old, ok := b.messages[k]; ok {
+			mergeMessage(old, r)
+		} else {
+			b.messages[k] = r
+		}
+	}
+
+	if conversation != "" {
+		r := &conversationRow{provider: nf.provider, account: account, firstSeen: received, updated: at}
+		switch f.Kind {
+		case hooklane.FactMessage:
+			r.lastMessage = at
+			if f.Direction == hooklane.DirectionIn {
+				r.lastInbound = at
+			}
+		case hooklane.FactStatus:
+			if f.Status == hooklane.StatusSent || f.Status == hooklane.StatusPending {
+				r.lastMessage = at // a message sent through the provider's API
+			}
+		case hooklane.FactConversation:
+			c := &f.Conversation
+			if c.Status != "" {
+				r.status, r.statusAt = c.Status, at
+			}
+			if c.Operation != "" {
+				r.operation, r.operationAt = c.Operation, at
+			}
+			if c.Owners != nil {
+				r.owners, r.ownersAt = string(c.Owners), at
+			}
+			if c.Tags != nil {
+				r.tags, r.tagsAt = string(c.Tags), at
+			}
+			r.expiredAt = micro(c.ExpiredAt)
+		}
+		k := conversationKey{nf.source, conversation}
+		if old, ok := b.conversations[k]; ok {
+			mergeConversation(old, r)
+		} else {
+			b.conversations[k] = r
+		}
+	}
+
+	if contact != "" {
+		c := &f.Contact
+		r := &contactRow{provider: nf.provider, phone: c.Phone, jid: keyText(c.JID), userID: c.UserID,
+			clientID: c.ClientID, firstSeen: at, lastSeen: at}
+		if c.Name != "" {
+			r.name, r.username, r.nameAt = c.Name, c.Username, at
+		}
+		if c.Email != "" {
+			r.email, r.emailAt = c.Email, at
+		}
+		if c.Tags != nil {
+			r.tags, r.tagsAt = string(c.Tags), at
+		}
+		if c.Owners != nil {
+			r.owners, r.ownersAt = string(c.Owners), at
+		}
+		if c.CustomFields != nil {
+			r.customFields, r.customFieldsAt = string(c.CustomFields), at
+		}
+		if f.Kind == hooklane.FactMessage && f.Direction == hooklane.DirectionIn {
+			r.lastInbound = at
+		}
+		k := contactKey{nf.source, account, contact}
+		if old, ok := b.contacts[k]; ok {
+			mergeContact(old, r)
+		} else {
+			b.contacts[k] = r
+		}
+	}
+}
+
+// least is the smaller of the non-empty a and b.
+func least(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return min(a, b)
+}
+
+// earliest is the earlier of the non-zero a and b.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
+// latest is the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// newer reports whether the value b, reported at bAt, wins over a at aAt:
+// the later time, then the greater value. A zero bAt never wins.
+func newer(aAt, bAt time.Time, a, b string) bool {
+	switch {
+	case bAt.IsZero():
+		return false
+	case aAt.IsZero() || bAt.After(aAt):
+		return true
+	}
+	return bAt.Equal(aAt) && b > a
+}
+
+// mergeMessage merges b into a, as messagesSQL's SET does.
+func mergeMessage(a, b *messageRow) {
+	ma, mb := a.text, b.text // the message's own text
+	if !a.editedAt.IsZero() {
+		ma = a.original
+	}
+	if !b.editedAt.IsZero() {
+		mb = b.original
+	}
+	xa, xb := "", "" // the latest edit's text
+	if !a.editedAt.IsZero() {
+		xa = a.text
+	}
+	if !b.editedAt.IsZero() {
+		xb = b.text
+	}
+	m := mb
+	if a.typ != "" {
+		m = ma
+	}
+	x, e := xa, a.editedAt
+	if newer(a.editedAt, b.editedAt, xa, xb) {
+		x, e = xb, b.editedAt
+	}
+	if e.IsZero() {
+		a.text, a.original = m, ""
+	} else {
+		a.text, a.original = x, m
+	}
+	a.editedAt = e
+
+	switch {
+	case a.typ != "":
+	case b.typ != "":
+		a.sentAt, a.media, a.replyTo = b.sentAt, b.media, b.replyTo
+	default:
+		a.sentAt = earliest(a.sentAt, b.sentAt)
+	}
+	ra, rb := hooklane.StatusRank(a.status), hooklane.StatusRank(b.status)
+	switch {
+	case rb > ra || rb == ra && b.status > a.status:
+		a.status, a.statusAt = b.status, b.statusAt
+	case rb == ra && b.status == a.status:
+		a.statusAt = earliest(a.statusAt, b.statusAt)
+	}
+	if !b.failedAt.IsZero() && (a.failedAt.IsZero() || b.failedAt.Before(a.failedAt) ||
+		b.failedAt.Equal(a.failedAt) && b.errorJSON > a.errorJSON) {
+		a.errorJSON = b.errorJSON
+	}
+	a.account = least(a.account, b.account)
+	a.conversation = cmp.Or(a.conversation, b.conversation)
+	a.contact = least(a.contact, b.contact)
+	a.direction = least(a.direction, b.direction)
+	a.typ = least(a.typ, b.typ)
+	a.deliveredAt = earliest(a.deliveredAt, b.deliveredAt)
+	a.readAt = earliest(a.readAt, b.readAt)
+	a.playedAt = earliest(a.playedAt, b.playedAt)
+	a.failedAt = earliest(a.failedAt, b.failedAt)
+	a.deletedAt = earliest(a.deletedAt, b.deletedAt)
+	a.firstSeen = earliest(a.firstSeen, b.firstSeen)
+	a.updated = latest(a.updated, b.updated)
+}
+
+// mergeContact merges b into a, as contactsSQL's SET does.
+func mergeContact(a, b *contactRow) {
+	if newer(a.nameAt, b.nameAt, a.name+"\x01"+a.username, b.name+"\x01"+b.username) {
+		a.name, a.username, a.nameAt = b.name, b.username, b.nameAt
+	}
+	if newer(a.emailAt, b.emailAt, a.email, b.email) {
+		a.email, a.emailAt = b.email, b.emailAt
+	}
+	if newer(a.tagsAt, b.tagsAt, a.tags, b.tags) {
+		a.tags, a.tagsAt = b.tags, b.tagsAt
+	}
+	if newer(a.ownersAt, b.ownersAt, a.owners, b.owners) {
+		a.owners, a.ownersAt = b.owners, b.ownersAt
+	}
+	if newer(a.customFieldsAt, b.customFieldsAt, a.customFields, b.customFields) {
+		a.customFields, a.customFieldsAt = b.customFields, b.customFieldsAt
+	}
+	a.phone = least(a.phone, b.phone)
+	a.jid = least(a.jid, b.jid)
+	a.userID = least(a.userID, b.userID)
+	a.clientID = least(a.clientID, b.clientID)
+	a.firstSeen = earliest(a.firstSeen, b.firstSeen)
+	a.lastSeen = latest(a.lastSeen, b.lastSeen)
+	a.lastInbound = latest(a.lastInbound, b.lastInbound)
+}
+
+// mergeConversation merges b into a, as conversationsSQL's SET does.
+func mergeConversation(a, b *conversationRow) {
+	if newer(a.statusAt, b.statusAt, a.status, b.status) {
+		a.status, a.statusAt = b.status, b.statusAt
+	}
+	if newer(a.operationAt, b.operationAt, a.operation, b.operation) {
+		a.operation, a.operationAt = b.operation, b.operationAt
+	}
+	if newer(a.ownersAt, b.ownersAt, a.owners, b.owners) {
+		a.owners, a.ownersAt = b.owners, b.ownersAt
+	}
+	if newer(a.tagsAt, b.tagsAt, a.tags, b.tags) {
+		a.tags, a.tagsAt = b.tags, b.tagsAt
+	}
+	a.account = least(a.account, b.account)
+	a.expiredAt = latest(a.expiredAt, b.expiredAt)
+	a.lastMessage = latest(a.lastMessage, b.lastMessage)
+	a.lastInbound = latest(a.lastInbound, b.lastInbound)
+	a.firstSeen = earliest(a.firstSeen, b.firstSeen)
+	a.updated = latest(a.updated, b.updated)
+}
+
+// setClause is a list of "column = merge expression" that also tells
+// whether the merge changes anything, for an upsert's DO UPDATE.
+type setClause [][2]string
+
+// sql renders the SET list and a WHERE that skips a merge changing nothing.
+func (s setClause) sql(table string) string {
+	var set, cols, exprs []string
+	for _, c := range s {
+		set = append(set, c[0]+" = "+c[1])
+		cols = append(cols, table+"."+c[0])
+		exprs = append(exprs, c[1])
+	}
+	return "SET " + strings.Join(set, ",\n\t\t") +
+		"\n\tWHERE (" + strings.Join(cols, ", ") + ") IS DISTINCT FROM (" + strings.Join(exprs, ", ") + ")"
+}
+
+// latestSQL is the rule "the value with the latest time, ties broken by the
+// greater value" for col and its time colAt, in m (stored) and excluded.
+func latestSQL(col, colAt string) [2][2]string {
+	wins := "(excluded." + colAt + " IS NOT NULL AND (m." + colAt + " IS NULL OR excluded." + colAt + " > m." + colAt +
+		" OR (excluded." + colAt + " = m." + colAt + " AND coalesce(excluded." + col + "::text, '') COLLATE \"C\" > coalesce(m." + col + "::text, ''))))"
+	return [2][2]string{
+		{col, "CASE WHEN " + wins + " THEN excluded." + col + " ELSE m." + col + " END"},
+		{colAt, "CASE WHEN " + wins + " THEN excluded." + colAt + " ELSE m." + colAt + " END"},
+	}
+}
+
+// leastSQL is the rule "the least non-null value" for col.
+func leastSQL(col string) [2]string {
+	return [2]string{col, "LEAST(m." + col + " COLLATE \"C\", excluded." + col + ")"}
+}
+
+func minSQL(col string) [2]string {
+	return [2]string{col, "LEAST(m." + col + ", excluded." + col + ")"}
+}
+func maxSQL(col string) [2]string {
+	return [2]string{col, "GREATEST(m." + col + ", excluded." + col + ")"}
+}
+
+// The pieces of the messages merge: the message's own text (M), the latest
+// edit's text (X) and time (E) of the stored row (m) and the new (excluded).
+const (
+	msgTextM   = "CASE WHEN m.edited_at IS NULL THEN m.text ELSE m.original_text END"
+	msgTextX   = "CASE WHEN excluded.edited_at IS NULL THEN excluded.text ELSE excluded.original_text END"
+	editTextM  = "CASE WHEN m.edited_at IS NOT NULL THEN m.text END"
+	editTextX  = "CASE WHEN excluded.edited_at IS NOT NULL THEN excluded.text END"
+	msgText    = "CASE WHEN m.type IS NOT NULL THEN " + msgTextM + " ELSE " + msgTextX + " END"
+	editWins   = "(excluded.edited_at IS NOT NULL AND (m.edited_at IS NULL OR excluded.edited_at > m.edited_at OR (excluded.edited_at = m.edited_at AND coalesce(" + editTextX + ", '') COLLATE \"C\" > coalesce(" + editTextM + ", ''))))"
+	editText   = "CASE WHEN " + editWins + " THEN " + editTextX + " ELSE " + editTextM + " END"
+	editedAt   = "CASE WHEN " + editWins + " THEN excluded.edited_at ELSE m.edited_at END"
+	rankM      = "message_status_rank(m.status)"
+	rankX      = "message_status_rank(excluded.status)"
+	statusWins = "(" + rankX + " > " + rankM + " OR (" + rankX + " = " + rankM + " AND excluded.status COLLATE \"C\" > m.status))"
+	failWins   = "(excluded.failed_at IS NOT NULL AND (m.failed_at IS NULL OR excluded.failed_at < m.failed_at OR (excluded.failed_at = m.failed_at AND coalesce(excluded.error::text, '') COLLATE \"C\" > coalesce(m.error::text, ''))))"
+)
+
+var messagesSet = setClause{
+	leastSQL("account"),
+	{"conversation_id", "coalesce(m.conversation_id, excluded.conversation_id)"},
+	leastSQL("contact"),
+	leastSQL("direction"),
+	{"text", "CASE WHEN (" + editedAt + ") IS NULL THEN " + msgText + " ELSE " + editText + " END"},
+	{"original_text", "CASE WHEN (" + editedAt + ") IS NOT NULL THEN " + msgText + " END"},
+	{"edited_at", editedAt},
+	{"media", "CASE WHEN m.type IS NOT NULL THEN m.media ELSE excluded.media END"},
+	{"reply_to", "CASE WHEN m.type IS NOT NULL THEN m.reply_to ELSE excluded.reply_to END"},
+	{"sent_at", "CASE WHEN m.type IS NOT NULL THEN m.sent_at WHEN excluded.type IS NOT NULL THEN excluded.sent_at ELSE LEAST(m.sent_at, excluded.sent_at) END"},
+	{"status", "CASE WHEN " + statusWins + " THEN excluded.status ELSE m.status END"},
+	{"status_at", "CASE WHEN " + statusWins + " THEN excluded.status_at WHEN excluded.status = m.status THEN LEAST(m.status_at, excluded.status_at) ELSE m.status_at END"},
+	{"error", "CASE WHEN " + failWins + " THEN excluded.error ELSE m.error END"},
+	leastSQL("type"),
+	minSQL("delivered_at"), minSQL("read_at"), minSQL("played_at"), minSQL("failed_at"), minSQL("deleted_at"),
+	minSQL("first_seen_at"), maxSQL("updated_at"),
+}
+
+// messagesSQL merges a batch's messages rows, one per key in key order, and
+// counts each row that gains the conversation its input names into that
+// conversation's message_count. conversationsSQL ran first in the same
+// transaction and holds the lock of every conversation the batch names, so
+// no other writer can be giving one of these messages one of these
+// conversations meanwhile: pre, read in this statement's snapshot, says
+// truly which rows had a conversation before.
+var messagesSQL = `
+WITH i AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[],
+		$17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[],
+		$23::timestamptz[], $24::timestamptz[])
+		AS i(source, message_id, provider, account, conversation_id, contact, direction, type, text, original_text,
+			media, reply_to, status, error, sent_at, status_at, delivered_at, read_at, played_at, failed_at, edited_at,
+			deleted_at, first_seen_at, updated_at)
+), pre AS (
+	SELECT m.source, m.message_id FROM messages m JOIN i USING (source, message_id) WHERE m.conversation_id IS NOT NULL
+), up AS (
+	INSERT INTO messages AS m (source, message_id, provider, account, conversation_id, contact, direction, type, text,
+		original_text, media, reply_to, status, error, sent_at, status_at, delivered_at, read_at, played_at, failed_at,
+		edited_at, deleted_at, first_seen_at, updated_at)
+	SELECT source, message_id, provider, account, conversation_id, contact, direction, type, text, original_text,
+		media::jsonb, reply_to, status, error::jsonb, sent_at, status_at, delivered_at, read_at, played_at, failed_at,
+		edited_at, deleted_at, first_seen_at, updated_at
+	FROM i ORDER BY source, message_id
+	ON CONFLICT (source, message_id) DO UPDATE ` + messagesSet.sql("m") + `
+	RETURNING m.source, m.message_id, m.conversation_id
+), gained AS (
+	SELECT up.source, up.conversation_id, count(*) AS n
+	FROM up JOIN i USING (source, message_id)
+	WHERE up.conversation_id = i.conversation_id
+		AND NOT EXISTS (SELECT 1 FROM pre WHERE pre.source = up.source AND pre.message_id = up.message_id)
+	GROUP BY up.source, up.conversation_id
+), counted AS (
+	UPDATE conversations c SET message_count = c.message_count + g.n
+	FROM gained g WHERE c.source = g.source AND c.conversation_id = g.conversation_id
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM counted)`
+
+var contactsSet = func() setClause {
+	name := "(excluded.name_at IS NOT NULL AND (m.name_at IS NULL OR excluded.name_at > m.name_at OR (excluded.name_at = m.name_at AND " +
+		"(coalesce(excluded.name, '') || E'\\x01' || coalesce(excluded.username, '')) COLLATE \"C\" > (coalesce(m.name, '') || E'\\x01' || coalesce(m.username, '')))))"
+	s := setClause{
+		{"name", "CASE WHEN " + name + " THEN excluded.name ELSE m.name END"},
+		{"username", "CASE WHEN " + name + " THEN excluded.username ELSE m.username END"},
+		{"name_at", "CASE WHEN " + name + " THEN excluded.name_at ELSE m.name_at END"},
+	}
+	for _, c := range []string{"email", "tags", "owners", "custom_fields"} {
+		l := latestSQL(c, c+"_at")
+		s = append(s, l[0], l[1])
+	}
+	return append(s, leastSQL("phone"), leastSQL("jid"), leastSQL("user_id"), leastSQL("client_id"),
+		minSQL("first_seen_at"), maxSQL("last_seen_at"), maxSQL("last_inbound_at"),
+		[2]string{"window_expires_at", "GREATEST(m.last_inbound_at, excluded.last_inbound_at) + interval '24 hours'"})
+}()
+
+// contactsSQL merges a batch's contacts rows, one per key in key order.
+var contactsSQL = `
+INSERT INTO contacts AS m (source, account, contact, provider, name, name_at, username, phone, jid, user_id, client_id,
+	email, email_at, tags, tags_at, owners, owners_at, custom_fields, custom_fields_at, first_seen_at, last_seen_at,
+	last_inbound_at, window_expires_at)
+SELECT source, account, contact, provider, name, name_at, username, phone, jid, user_id, client_id,
+	email, email_at, tags::jsonb, tags_at, owners::jsonb, owners_at, custom_fields::jsonb, custom_fields_at,
+	first_seen_at, last_seen_at, last_inbound_at, last_inbound_at + interval '24 hours'
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[],
+	$9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[], $15::timestamptz[], $16::text[],
+	$17::timestamptz[], $18::text[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[])
+	AS i(source, account, contact, provider, name, name_at, username, phone, jid, user_id, client_id, email, email_at,
+		tags, tags_at, owners, owners_at, custom_fields, custom_fields_at, first_seen_at, last_seen_at, last_inbound_at)
+ORDER BY source, account, contact
+ON CONFLICT (source, account, contact) DO UPDATE ` + contactsSet.sql("m") + `
+RETURNING 1`
+
+var conversationsSet = func() setClause {
+	s := setClause{leastSQL("account")}
+	for _, c := range []string{"status", "operation", "owners", "tags"} {
+		l := latestSQL(c, c+"_at")
+		s = append(s, l[0], l[1])
+	}
+	return append(s, maxSQL("expired_at"), maxSQL("last_message_at"), maxSQL("last_inbound_at"),
+		minSQL("first_seen_at"), maxSQL("updated_at"))
+}()
+
+// conversationsSQL merges a batch's conversations rows, one per key in key
+// order; the rows it touches stay locked until the transaction ends.
+var conversationsSQL = `
+INSERT INTO conversations AS m (source, conversation_id, provider, account, status, status_at, operation, operation_at,
+	owners, owners_at, tags, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at, updated_at)
+SELECT source, conversation_id, provider, account, status, status_at, operation, operation_at,
+	owners::jsonb, owners_at, tags::jsonb, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at, updated_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[],
+	$9::text[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
+	$15::timestamptz[], $16::timestamptz[], $17::timestamptz[])
+	AS i(source, conversation_id, provider, account, status, status_at, operation, operation_at, owners, owners_at,
+		tags, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at, updated_at)
+ORDER BY source, conversation_id
+ON CONFLICT (source, conversation_id) DO UPDATE ` + conversationsSet.sql("m") + `
+RETURNING 1`
+
+// nullText is s as a nullable SQL text: NULL when empty.
+func nullText(s string) pgtype.Text { return pgtype.Text{String: pgText(s), Valid: s != ""} }
+
+// nullTime is t as a nullable SQL timestamptz: NULL when zero.
+func nullTime(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()} }
+
+func conversationValues(k conversationKey, r *conversationRow) []any {
+	return []any{k.source, k.id, r.provider, nullText(r.account), nullText(r.status), nullTime(r.statusAt),
+		nullText(r.operation), nullTime(r.operationAt), nullText(r.owners), nullTime(r.ownersAt), nullText(r.tags),
+		nullTime(r.tagsAt), nullTime(r.expiredAt), nullTime(r.lastMessage), nullTime(r.lastInbound),
+		nullTime(r.firstSeen), nullTime(r.updated)}
+}
+
+func messageValues(k messageKey, r *messageRow) []any {
+	return []any{k.source, k.id, r.provider, nullText(r.account), nullText(r.conversation), nullText(r.contact),
+		nullText(r.direction), nullText(r.typ), nullText(r.text), nullText(r.original), nullText(r.media),
+		nullText(r.replyTo), nullText(r.status), nullText(r.errorJSON), nullTime(r.sentAt), nullTime(r.statusAt),
+		nullTime(r.deliveredAt), nullTime(r.readAt), nullTime(r.playedAt), nullTime(r.failedAt),
+		nullTime(r.editedAt), nullTime(r.deletedAt), nullTime(r.firstSeen), nullTime(r.updated)}
+}
+
+func contactValues(k contactKey, r *contactRow) []any {
+	return []any{k.source, k.account, k.contact, r.provider, nullText(r.name), nullTime(r.nameAt),
+		nullText(r.username), nullText(r.phone), nullText(r.jid), nullText(r.userID), nullText(r.clientID),
+		nullText(r.email), nullTime(r.emailAt), nullText(r.tags), nullTime(r.tagsAt), nullText(r.owners),
+		nullTime(r.ownersAt), nullText(r.customFields), nullTime(r.customFieldsAt), nullTime(r.firstSeen),
+		nullTime(r.lastSeen), nullTime(r.lastInbound)}
+}
+
+// args lays rows out as unnest's arrays, a column each, in key order.
+func args[K comparable, R any](rows map[K]*R, compare func(a, b K) int, values func(K, *R) []any) []any {
+	var zero R
+	template := values(*new(K), &zero)
+	cols := make([][]any, len(template))
+	for _, k := range slices.SortedFunc(maps.Keys(rows), compare) {
+		for i, v := range values(k, rows[k]) {
+			cols[i] = append(cols[i], v)
+		}
+	}
+	return columns(template, cols)
+}
+
+// queue appends the batch's statements to b, in the lock order every writer
+// follows: the shared model lock, conversations, messages, contacts, each in
+// key order. read reads their results.
+func (mb *modelBatch) queue(b *pgx.Batch) {
+	b.Queue("SELECT pg_advisory_xact_lock_shared($1)", int64(modelLock))
+	b.Queue(conversationsSQL, args(mb.conversations, func(a, b conversationKey) int {
+		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
+	}, conversationValues)...)
+	b.Queue(messagesSQL, args(mb.messages, func(a, b messageKey) int {
+		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
+	}, messageValues)...)
+	b.Queue(contactsSQL, args(mb.contacts, func(a, b contactKey) int {
+		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.account, b.account),
+			strings.Compare(a.contact, b.contact))
+	}, contactValues)...)
+}
+
+// read reads the results of the statements queue sent, in their order.
+func (mb *modelBatch) read(br pgx.BatchResults) (ModelResult, error) {
+	var res ModelResult
+	if _, err := br.Exec(); err != nil {
+		return res, err
+	}
+	conv, err := countRows(br)
+	if err != nil {
+		return res, err
+	}
+	var msgs, counted int
+	if err := br.QueryRow().Scan(&msgs, &counted); err != nil {
+		return res, err
+	}
+	contacts, err := countRows(br)
+	if err != nil {
+		return res, err
+	}
+	res.Conversations = ModelCount{conv, len(mb.conversations) - conv}
+	res.Messages = ModelCount{msgs, len(mb.messages) - msgs}
+	res.Contacts = ModelCount{contacts, len(mb.contacts) - contacts}
+	return res, nil
+}
+
+// countRows counts the rows of the next result.
+func countRows(br pgx.BatchResults) (int, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	return n, rows.Err()
+}
+
+// columns turns the per-column value lists into typed arrays for unnest;
+// template gives each column's type, for a batch without rows too.
+func columns(template []any, cols [][]any) []any {
+	out := make([]any, len(template))
+	for i, t := range template {
+		var c []any
+		if i < len(cols) {
+			c = cols[i]
+		}
+		switch t.(type) {
+		case string:
+			out[i] = convert[string](c)
+		case pgtype.Text:
+			out[i] = convert[pgtype.Text](c)
+		default:
+			out[i] = convert[pgtype.Timestamptz](c)
+		}
+	}
+	return out
+}
+
+func convert[T any](c []any) []T {
+	out := make([]T, len(c))
+	for i, v := range c {
+		out[i] = v.(T)
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package storage_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/storage"
+)
+
+// delivered is a record of body as source's provider p fans it out,
+// received at the given time.
+func delivered(t testing.TB, source, p, body string, at time.Time) storage.Record {
+	t.Helper()
+	prov, ok := provider.Lookup(p)
+	if !ok {
+		t.Fatalf("no provider %s", p)
+	}
+	events, err := prov.Events([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storage.Record{Delivery: hooklane.Delivery{
+		Source: source, Provider: p, EventType: "test", DedupeKey: fmt.Sprintf("%x", sha256.Sum256([]byte(body))),
+		ReceivedAt: at, Headers: map[string][]string{}, Body: []byte(body),
+	}, Events: events}
+}
+
+// modelTables is every row of the model tables, as JSON text in key order.
+func modelTables(t testing.TB, conn *pgx.Conn) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		"SELECT to_jsonb(m)::text FROM messages m ORDER BY source, message_id",
+		"SELECT to_jsonb(c)::text FROM contacts c ORDER BY source, account, contact",
+		"SELECT to_jsonb(c)::text FROM conversations c ORDER BY source, conversation_id",
+	} {
+		rows, err := conn.Query(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(strings.Join(lines, "\n") + "\n--\n")
+	}
+	return b.String()
+}
+
+// row reads one row of query as a map of its columns, as text.
+func row(t testing.TB, conn *pgx.Conn, query string, args ...any) map[string]string {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectExactlyOneRow(rows, pgx.RowToMap)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	m := map[string]string{}
+	for k, v := range got {
+		switch v := v.(type) {
+		case nil:
+		case time.Time:
+			m[k] = v.UTC().Format(time.RFC3339)
+		default:
+			m[k] = fmt.Sprint(v)
+		}
+	}
+	return m
+}
+
+// checkRow fails unless each of want's columns has its value in got ("" is
+// NULL).
+func checkRow(t testing.TB, what string, got, want map[string]string) {
+	t.Helper()
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %s = %q, want %q", what, k, got[k], w)
+		}
+	}
+}
+
+func metaBody(value string) string {
+	return `{"object":"whatsapp_business_account","entry":[{"id":"WABA","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"PN1"},` + value + `}}]}]}`
+}
+
+func metaStatus(id, status string, ts int) string {
+	return metaBody(fmt.Sprintf(`"statuses":[{"id":%q,"status":%q,"timestamp":"%d","recipient_id":"5215512345678"}]`, id, status, ts))
+}
+
+func TestModelMetaOutOfOrder(t *testing.T) {
+	s, conn := newStore(t)
+	// A message sent through the API: only statuses, the latest first.
+	bodies := []string{
+		metaStatus("wamid.OUT", "read", 1700000300),
+		metaStatus("wamid.OUT", "delivered", 1700000200),
+		metaStatus("wamid.OUT", "sent", 1700000100),
+		metaStatus("wamid.OUT", "sent", 1700000100), // a duplicate in another delivery
+		metaBody(`"contacts":[{"profile":{"name":"Ana"},"wa_id":"5215512345678"}],"messages":[{"from":"5215512345678","id":"wamid.IN","timestamp":"1700000400","type":"text","text":{"body":"hola"}}]`),
+	}
+	for i, body := range bodies {
+		if _, err := s.Save(t.Context(), []storage.Record{delivered(t, "wa", "meta", body+strings.Repeat(" ", i), received.Add(time.Duration(i)*time.Second))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkRow(t, "outbound", row(t, conn, "SELECT * FROM messages WHERE message_id = 'wamid.OUT'"), map[string]string{
+		"status": "read", "status_at": "2023-11-14T22:18:20Z", "delivered_at": "2023-11-14T22:16:40Z",
+		"read_at": "2023-11-14T22:18:20Z", "sent_at": "2023-11-14T22:15:00Z", "direction": "out",
+		"contact": "5215512345678", "conversation_id": "PN1:5215512345678", "type": "",
+	})
+	checkRow(t, "inbound", row(t, conn, "SELECT * FROM messages WHERE message_id = 'wamid.IN'"), map[string]string{
+		"status": "received", "direction": "in", "type": "text", "text": "hola", "sent_at": "2023-11-14T22:20:00Z",
+	})
+	checkRow(t, "contact", row(t, conn, "SELECT * FROM contacts"), map[string]string{
+		"name": "Ana", "phone": "5215512345678", "last_inbound_at": "2023-11-14T22:20:00Z",
+		"window_expires_at": "2023-11-15T22:20:00Z", "account": "PN1",
+	})
+	checkRow(t, "conversation", row(t, conn, "SELECT * FROM conversations"), map[string]string{
+		"conversation_id": "PN1:5215512345678", "message_count": "2", "last_inbound_at": "2023-11-14T22:20:00Z",
+		"last_message_at": "2023-11-14T22:20:00Z",
+	})
+}
