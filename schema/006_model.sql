@@ -147,7 +147,7 @@ COMMENT ON COLUMN conversations.operation IS 'Platica conversation operation, th
 COMMENT ON COLUMN conversations.owners IS 'Platica conversation owners, the latest (owners_at).';
 COMMENT ON COLUMN conversations.tags IS 'Platica conversation tags, the latest (tags_at).';
 COMMENT ON COLUMN conversations.expired_at IS 'Platica: when the conversation expired, the latest reported.';
-COMMENT ON COLUMN conversations.last_message_at IS 'The provider''s time of the latest message.';
+COMMENT ON COLUMN conversations.last_message_at IS 'The provider''s time of the latest message, or of the latest sent (or pending) receipt of a message sent through the provider''s API.';
 COMMENT ON COLUMN conversations.last_inbound_at IS 'The provider''s time of the latest inbound message.';
 COMMENT ON COLUMN conversations.message_count IS 'How many messages rows belong to the conversation.';
 COMMENT ON COLUMN conversations.first_seen_at IS 'When hooklane received the first delivery about the conversation.';
