@@ -19,6 +19,9 @@ type metrics struct {
 	redeliveries prometheus.Counter
 	retries      prometheus.Counter
 	deadLetters  prometheus.Counter
+	// The model tables.
+	modelWritten   *prometheus.CounterVec
+	modelUnchanged *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -58,8 +61,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "hooklane_worker_dead_letters_total",
 			Help: "Messages written to the dead-letter table and terminated.",
 		}),
+		modelWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklane_worker_model_rows_written_total",
+			Help: "Rows of the model tables inserted or changed by new events' facts, by table.",
+		}, []string{"table"}),
+		modelUnchanged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklane_worker_model_merges_unchanged_total",
+			Help: "Merges of new events' facts into a model row that changed nothing (a fact older than the row, or one it already held), by table.",
+		}, []string{"table"}),
 	}
-	for _, c := range []prometheus.Collector{m.events, m.deliveries, m.batchSize, m.batchSeconds, m.writeSeconds, m.redeliveries, m.retries, m.deadLetters} {
+	for _, c := range []prometheus.Collector{m.events, m.deliveries, m.batchSize, m.batchSeconds, m.writeSeconds, m.redeliveries, m.retries, m.deadLetters, m.modelWritten, m.modelUnchanged} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -71,6 +82,12 @@ func (m *metrics) persisted(res storage.SaveResult) {
 	m.events.Add(float64(res.Events))
 	m.deliveries.WithLabelValues("stored").Add(float64(res.Deliveries))
 	m.deliveries.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	for table, c := range map[string]storage.ModelCount{
+		"messages": res.Model.Messages, "contacts": res.Model.Contacts, "conversations": res.Model.Conversations,
+	} {
+		m.modelWritten.WithLabelValues(table).Add(float64(c.Written))
+		m.modelUnchanged.WithLabelValues(table).Add(float64(c.Unchanged))
+	}
 }
 
 // consumerCollector reports the shared consumer's backlog, read from

@@ -31,6 +31,7 @@ operating on what is stored (each with --help):
   dead-letters list | show ID | redrive ID... | redrive --all
              what the workers could not store; send it back through them
   replay     re-derive a source's events with today's parsers
+  reproject  rebuild the messages, contacts and conversations tables
   purge      run retention once and print what it deleted
 
 The config file comes from --config or HOOKLANE_CONFIG.
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, e app.Env) error {
 		return opscmd.Replay(ctx, args, e)
 	case "purge":
 		return opscmd.Purge(ctx, args, e)
+	case "reproject":
+		return opscmd.Reproject(ctx, args, e)
 	}
 	role, ok := roles[cmd]
 	if !ok {

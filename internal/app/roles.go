@@ -132,7 +132,7 @@ func (p *Process) openStore(ctx context.Context, create bool) (*storage.Store, e
 	if err := prepareDatabase(ctx, p.cfg.DatabaseURL, create, p.log); err != nil {
 		return nil, err
 	}
-	store, err := storage.Open(ctx, p.cfg.DatabaseURL, storage.Config{})
+	store, err := storage.Open(ctx, p.cfg.DatabaseURL, storage.Config{SkipModel: !p.cfg.ModelOn()})
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,14 @@ type Config struct {
 	Worker Worker `yaml:"worker"`
 	// Retention ages stored rows out; off unless configured.
 	Retention Retention `yaml:"retention"`
+
+	// Model, when false, makes workers store events only, leaving the
+	// messages, contacts and conversations tables alone. Defaults to true.
+	Model *bool `yaml:"model"`
 }
+
+// ModelOn reports whether workers write the model tables (see Model).
+func (c *Config) ModelOn() bool { return c.Model == nil || *c.Model }
 
 // NATS configures the connection, the stream and the subjects.
 type NATS struct {

@@ -151,3 +151,22 @@ func TestReferences(t *testing.T) {
 		t.Fatalf("refs = %+v", refs)
 	}
 }
+
+func TestParseModel(t *testing.T) {
+	base := "sources:\n  - {name: w, provider: whapi, secrets: [s]}\n"
+	for _, tt := range []struct {
+		yaml string
+		want bool
+	}{{"", true}, {"model: true\n", true}, {"model: false\n", false}} {
+		cfg, err := Parse([]byte(base+tt.yaml), getenv(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.ModelOn(); got != tt.want {
+			t.Errorf("%q: ModelOn = %v, want %v", tt.yaml, got, tt.want)
+		}
+	}
+	if _, err := Parse([]byte(base+"model: maybe\n"), getenv(nil)); err == nil {
+		t.Error("model: maybe was accepted")
+	}
+}
