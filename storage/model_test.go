@@ -12,6 +12,7 @@ import (
 	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/storage"
+	"github.com/hooklane/hooklane/storage/storagetest"
 )
 
 // delivered is a record of body as source's provider p fans it out,
@@ -128,4 +129,53 @@ func TestModelMetaOutOfOrder(t *testing.T) {
 		"conversation_id": "PN1:5215512345678", "message_count": "2", "last_inbound_at": "2023-11-14T22:20:00Z",
 		"last_message_at": "2023-11-14T22:20:00Z",
 	})
+}
+
+// TestModelSkipped checks that a store with SkipModel stores the events and
+// no model row.
+func TestModelSkipped(t *testing.T) {
+	t.Parallel()
+	databaseURL := storagetest.URL(t)
+	if err := storage.Migrate(t.Context(), databaseURL); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(t.Context(), databaseURL, storage.Config{SkipModel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn := connect(t, databaseURL)
+	res, err := s.Save(t.Context(), []storage.Record{delivered(t, "wa", "meta", metaStatus("wamid.X", "read", 1700000000), received)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != 1 || res.Model != (storage.ModelResult{}) {
+		t.Errorf("Save = %+v, want one event and no model rows", res)
+	}
+	if n := count(t, conn, "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM conversations) + (SELECT count(*) FROM contacts)"); n != 0 {
+		t.Errorf("%d model rows with the model off", n)
+	}
+}
+
+// TestModelResultCounts checks what Save reports of the model: rows written
+// by table, and merges that changed nothing, such as a late sent status.
+func TestModelResultCounts(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	save := func(body string) storage.ModelResult {
+		t.Helper()
+		res, err := s.Save(t.Context(), []storage.Record{delivered(t, "wa", "meta", body, received)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Model
+	}
+	first := save(metaStatus("wamid.X", "read", 1700000300))
+	if first.Messages.Written != 1 || first.Conversations.Written != 1 || first.Contacts.Written != 1 {
+		t.Errorf("first status wrote %+v", first)
+	}
+	late := save(metaStatus("wamid.X", "sent", 1700000300))
+	if late.Messages != (storage.ModelCount{Unchanged: 1}) {
+		t.Errorf("a late sent status at the same time: messages %+v, want one unchanged merge", late.Messages)
+	}
 }
