@@ -44,6 +44,7 @@ type metaChange struct {
 		Messages      []json.RawMessage `json:"messages"`
 		Statuses      []json.RawMessage `json:"statuses"`
 		MessageEchoes []json.RawMessage `json:"message_echoes"` // smb_message_echoes
+		StateSync     []metaStateSync   `json:"state_sync"`     // smb_app_state_sync
 		History       []struct {
 			Threads []struct {
 				ID       scalar            `json:"id"`
@@ -51,6 +52,20 @@ type metaChange struct {
 			} `json:"threads"`
 		} `json:"history"`
 	} `json:"value"`
+}
+
+// metaStateSync is one smb_app_state_sync item: a contact of the Business
+// app's address book added or changed.
+type metaStateSync struct {
+	Type    scalar `json:"type"`
+	Action  scalar `json:"action"`
+	Contact struct {
+		FullName    scalar `json:"full_name"`
+		PhoneNumber scalar `json:"phone_number"`
+	} `json:"contact"`
+	Metadata struct {
+		Timestamp scalar `json:"timestamp"`
+	} `json:"metadata"`
 }
 
 // metaContact is one value.contacts[] item: the user a change is about.
@@ -243,9 +258,25 @@ func appendMetaChange(events []hooklane.Event, entryID string, entryTime time.Ti
 		}
 	}
 	if len(events) == before {
-		events = append(events, hooklane.Event{Type: field, Key: naturalKey(field, raw), OccurredAt: entryTime, Account: mc.account, Payload: raw})
+		events = append(events, hooklane.Event{Type: field, Key: naturalKey(field, raw), OccurredAt: entryTime,
+			Account: mc.account, Payload: raw, Facts: metaStateSyncFacts(c.Value.StateSync)})
 	}
 	return events
+}
+
+// metaStateSyncFacts is a contact fact for each address-book contact added
+// or changed in the Business app.
+func metaStateSyncFacts(items []metaStateSync) []hooklane.Fact {
+	var facts []hooklane.Fact
+	for _, it := range items {
+		phone := phoneOf(string(it.Contact.PhoneNumber))
+		if it.Type != "contact" || it.Action == "remove" || phone == "" {
+			continue
+		}
+		facts = append(facts, hooklane.Fact{Kind: hooklane.FactContact, At: unixTime(it.Metadata.Timestamp),
+			Contact: hooklane.Contact{ID: phone, Phone: phone, Name: string(it.Contact.FullName)}})
+	}
+	return facts
 }
 
 // metaContext is what a change's items share.
@@ -316,8 +347,9 @@ func (mc metaContext) appendMessages(events []hooklane.Event, items []json.RawMe
 		switch m.Type {
 		case "edit":
 			f.Kind, f.MessageID, f.Text = hooklane.FactEdit, string(m.Edit.OriginalMessageID), m.Edit.Message.message().Text
+			f.Message = hooklane.Message{}
 		case "revoke":
-			f.Kind, f.MessageID = hooklane.FactDelete, string(m.Revoke.OriginalMessageID)
+			f.Kind, f.MessageID, f.Message = hooklane.FactDelete, string(m.Revoke.OriginalMessageID), hooklane.Message{}
 		}
 		if f.Kind == hooklane.FactMessage && f.Status == "" && direction == hooklane.DirectionIn {
 			f.Status = hooklane.StatusReceived
