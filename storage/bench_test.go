@@ -8,33 +8,84 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/storage"
 	"github.com/hooklane/hooklane/storage/storagetest"
 )
 
 // BenchmarkSave stores batches of new Meta-like records, to choose the
 // worker's batch size: records of one event (a message) and of three (a
-// message and two statuses).
+// message and two statuses), with the model tables written (model=on) and
+// without (model=off), side by side.
 func BenchmarkSave(b *testing.B) {
 	for _, events := range []int{1, 3} {
 		for _, size := range []int{1, 100, 500} {
-			b.Run(fmt.Sprintf("events=%d/batch=%d", events, size), func(b *testing.B) {
-				s := storagetest.New(b)
-				n := 0
-				for b.Loop() {
-					batch := make([]storage.Record, size)
-					for i := range batch {
-						batch[i] = benchRecord(n, events)
-						n++
+			for _, model := range []string{"off", "on"} {
+				b.Run(fmt.Sprintf("events=%d/batch=%d/model=%s", events, size, model), func(b *testing.B) {
+					s := storagetest.NewConfig(b, storage.Config{SkipModel: model == "off"})
+					n := 0
+					for b.Loop() {
+						batch := make([]storage.Record, size)
+						for i := range batch {
+							batch[i] = benchRecord(n, events)
+							n++
+						}
+						if _, err := s.Save(b.Context(), batch); err != nil {
+							b.Fatal(err)
+						}
 					}
-					if _, err := s.Save(b.Context(), batch); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
-			})
+					b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+				})
+			}
 		}
+	}
+}
+
+// BenchmarkDiskPerEvent stores 10,000 records of three events each (a
+// message and two statuses, among 500 contacts), then reports each table's
+// size on disk, indexes and TOAST included, per event stored.
+func BenchmarkDiskPerEvent(b *testing.B) {
+	const records, events = 10000, 3
+	for b.Loop() {
+		databaseURL := storagetest.URL(b)
+		if err := storage.Migrate(b.Context(), databaseURL); err != nil {
+			b.Fatal(err)
+		}
+		s, err := storage.Open(b.Context(), databaseURL, storage.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < records; n += 250 {
+			batch := make([]storage.Record, 250)
+			for i := range batch {
+				batch[i] = benchRecord(n+i, events)
+			}
+			if _, err := s.Save(b.Context(), batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+		conn, err := pgx.Connect(b.Context(), databaseURL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var total int64
+		for _, table := range []string{"deliveries", "events", "messages", "contacts", "conversations"} {
+			var size int64
+			if _, err := conn.Exec(b.Context(), "VACUUM "+table); err != nil {
+				b.Fatal(err)
+			}
+			if err := conn.QueryRow(b.Context(), "SELECT pg_total_relation_size($1::regclass)", table).Scan(&size); err != nil {
+				b.Fatal(err)
+			}
+			total += size
+			b.ReportMetric(float64(size)/(records*events), table+"-B/event")
+		}
+		b.ReportMetric(float64(total)/(records*events), "total-B/event")
+		conn.Close(b.Context())
 	}
 }
 
@@ -42,7 +93,7 @@ func BenchmarkSave(b *testing.B) {
 func benchRecord(n, events int) storage.Record {
 	wamid := "wamid.HBgNNTUxMTk5OTk5OTk5ORUCABIYFjNFQjA" + strconv.Itoa(n)
 	now := time.Now()
-	message := json.RawMessage(`{"from":"5511999999999","id":"` + wamid + `","timestamp":"1717243845",` +
+	message := json.RawMessage(`{"from":"55119999` + fmt.Sprintf("%05d", n%500) + `","id":"` + wamid + `","timestamp":"1717243845",` +
 		`"type":"text","text":{"body":"Olá! Gostaria de remarcar minha consulta para amanhã às 15h, é possível?"}}`)
 	status := func(s string) json.RawMessage {
 		return json.RawMessage(`{"id":"` + wamid + `","status":"` + s + `","timestamp":"1717243846",` +
@@ -71,7 +122,7 @@ func benchRecord(n, events int) storage.Record {
 	}
 	body := `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages",` +
 		`"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881",` +
-		`"phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Maria"},"wa_id":"5511999999999"}],` +
+		`"phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Maria"},"wa_id":"55119999` + fmt.Sprintf("%05d", n%500) + `"}],` +
 		`"messages":[` + string(message) + `]`
 	if events == 3 {
 		for _, s := range []string{"delivered", "read"} {
@@ -84,5 +135,15 @@ func benchRecord(n, events int) storage.Record {
 		body += `,"statuses":[` + string(status("delivered")) + `,` + string(status("read")) + `]`
 	}
 	r.Delivery.Body = []byte(body + `}}]}]}`)
+	// The events as the worker has them: with their facts.
+	parsed, err := benchProvider.Events(r.Delivery.Body)
+	if err != nil {
+		panic(err)
+	}
+	for i := range r.Events {
+		r.Events[i].Facts = parsed[i].Facts
+	}
 	return r
 }
+
+var benchProvider, _ = provider.Lookup("meta")

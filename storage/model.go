@@ -484,8 +484,9 @@ WITH i AS (
 		AS i(source, message_id, provider, account, conversation_id, contact, direction, type, text, original_text,
 			media, reply_to, status, error, sent_at, status_at, delivered_at, read_at, played_at, failed_at, edited_at,
 			deleted_at, first_seen_at, updated_at)
-), pre AS (
-	SELECT m.source, m.message_id FROM messages m JOIN i USING (source, message_id) WHERE m.conversation_id IS NOT NULL
+), pre AS MATERIALIZED (
+	SELECT i.source, i.message_id, i.conversation_id, m.conversation_id IS NOT NULL AS had
+	FROM i LEFT JOIN messages m USING (source, message_id)
 ), up AS (
 	INSERT INTO messages AS m (source, message_id, provider, account, conversation_id, contact, direction, type, text,
 		original_text, media, reply_to, status, error, sent_at, status_at, delivered_at, read_at, played_at, failed_at,
@@ -498,9 +499,8 @@ WITH i AS (
 	RETURNING m.source, m.message_id, m.conversation_id
 ), gained AS (
 	SELECT up.source, up.conversation_id, count(*) AS n
-	FROM up JOIN i USING (source, message_id)
-	WHERE up.conversation_id = i.conversation_id
-		AND NOT EXISTS (SELECT 1 FROM pre WHERE pre.source = up.source AND pre.message_id = up.message_id)
+	FROM up JOIN pre USING (source, message_id)
+	WHERE up.conversation_id = pre.conversation_id AND NOT pre.had
 	GROUP BY up.source, up.conversation_id
 ), counted AS (
 	UPDATE conversations c SET message_count = c.message_count + g.n
@@ -631,7 +631,7 @@ func (mb *modelBatch) queue(b *pgx.Batch) {
 // read reads the results of the statements queue sent, in their order.
 func (mb *modelBatch) read(br pgx.BatchResults) (ModelResult, error) {
 	var res ModelResult
-	if _, err := br.Exec(); err != nil {
+	if _, err := br.Exec(); err != nil { // the lock
 		return res, err
 	}
 	conv, err := countRows(br)

@@ -51,12 +51,18 @@ func URL(t testing.TB) string {
 // and dropped when the test ends.
 func New(t testing.TB) *storage.Store {
 	t.Helper()
+	return NewConfig(t, storage.Config{})
+}
+
+// NewConfig is New with the Store configured by cfg.
+func NewConfig(t testing.TB, cfg storage.Config) *storage.Store {
+	t.Helper()
 	databaseURL := URL(t)
 	ctx := context.Background()
 	if err := storage.Migrate(ctx, databaseURL); err != nil {
 		t.Fatalf("storagetest: %v", err)
 	}
-	s, err := storage.Open(ctx, databaseURL, storage.Config{})
+	s, err := storage.Open(ctx, databaseURL, cfg)
 	if err != nil {
 		t.Fatalf("storagetest: %v", err)
 	}
