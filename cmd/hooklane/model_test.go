@@ -129,6 +129,9 @@ func TestModelEndToEnd(t *testing.T) {
 			AND read_at = $6::timestamptz`, tt.source, tt.id, tt.text, tt.sentAt, tt.deliveredAt, tt.readAt)
 	}
 	g.waitCount(t, 4, "SELECT count(*) FROM conversations WHERE message_count = 1")
+	if n := g.scrape(t, "hooklane_worker_model_rows_written_total", map[string]string{"table": "messages"}); n < 4 {
+		t.Errorf("messages rows written = %v, want at least 4", n)
+	}
 
 	before := g.dump(t)
 	cfgFile := filepath.Join(t.TempDir(), "reproject.yaml")

@@ -252,7 +252,8 @@ func mustInspect(tb testing.TB, p hooklane.Provider, body []byte) hooklane.Summa
 
 // FuzzInspectEvents checks that no input panics either parser, that any JSON
 // object yields a summary and at least one complete event, the same each
-// time, and that anything else is hooklane.ErrNotJSON.
+// time, whose facts name the message they are about and use only the status
+// vocabulary, and that anything else is hooklane.ErrNotJSON.
 func FuzzInspectEvents(f *testing.F) {
 	names := Names()
 	for _, file := range payloadFiles(f) {
@@ -287,6 +288,13 @@ func FuzzInspectEvents(f *testing.F) {
 		for _, e := range events {
 			if e.Type == "" || e.Key == "" || !json.Valid(e.Payload) {
 				t.Fatalf("%s.Events(%q): incomplete event %+v", name, body, e)
+			}
+			for _, fact := range e.Facts {
+				about := fact.Kind != hooklane.FactContact && fact.Kind != hooklane.FactConversation
+				if about && fact.MessageID == "" || fact.Status != "" && hooklane.StatusRank(fact.Status) == 0 ||
+					fact.Error != nil && !json.Valid(fact.Error) || fact.Message.Media != nil && !json.Valid(fact.Message.Media) {
+					t.Fatalf("%s.Events(%q): fact %+v", name, body, fact)
+				}
 			}
 		}
 		again, _ := p.Events(body)
