@@ -252,3 +252,53 @@ func TestReprojectSource(t *testing.T) {
 		t.Errorf("progress = %+v", progress)
 	}
 }
+
+// TestReplayWritesTheModel checks that the events a replay stores merge
+// into the model as a worker's do: events lost and their model rows with
+// them come back, model and all, from the stored deliveries.
+func TestReplayWritesTheModel(t *testing.T) {
+	t.Parallel()
+	s, conn := newStore(t)
+	var records []storage.Record
+	for _, d := range propertyDeliveries() {
+		if d[0] == "meta" {
+			records = append(records, delivered(t, "wa", d[0], d[1], received))
+		}
+	}
+	if _, err := s.Save(t.Context(), records); err != nil {
+		t.Fatal(err)
+	}
+	want := modelTables(t, conn)
+	for _, q := range []string{"DELETE FROM events", "DELETE FROM messages", "DELETE FROM contacts", "DELETE FROM conversations"} {
+		if _, err := conn.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, err := s.StartReplay(t.Context(), storage.ReplayJob{Source: "wa"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		batch, err := s.ReplayDeliveries(t.Context(), cp, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		var rederived []storage.Rederived
+		for _, d := range batch {
+			events, err := derive(d.Provider, d.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rederived = append(rederived, storage.Rederived{DeliveryID: d.ID, Record: storage.Record{Delivery: d.Delivery, Events: events}})
+		}
+		if _, err := s.Rederive(t.Context(), &cp, rederived, batch[len(batch)-1].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := modelTables(t, conn); got != want {
+		t.Errorf("after the replay:\n%s", diffLines(want, got))
+	}
+}

@@ -140,7 +140,12 @@ type Rederived struct {
 // skipping those already stored, in key order as saveSQL does, and moves the
 // checkpoint in the same statement: a batch and its progress commit
 // together. The row counts the events stored.
-const rederiveSQL = `
+const rederiveSQL = rederiveEvents + `
+` + rederiveCheckpoint
+
+// rederiveEvents inserts the missing events and counts them (n), returning
+// each as its delivery's id and its key (e).
+const rederiveEvents = `
 WITH e AS (
 	INSERT INTO events (delivery_id, source, provider, event_type, event_key, account, resource_type,
 		resource_id, conversation_id, phone, occurred_at, received_at, payload)
@@ -153,12 +158,20 @@ WITH e AS (
 			resource_id, conversation_id, phone, payload)
 	ORDER BY ev.source, ev.key, ev.delivery_id
 	ON CONFLICT (source, event_key) DO NOTHING
-	RETURNING 1
-), n AS (SELECT count(*) AS events FROM e)
-UPDATE replay_checkpoints SET last_delivery_id = $14, deliveries = deliveries + $15,
+	RETURNING delivery_id, event_key
+), n AS (SELECT count(*) AS events FROM e)`
+
+// rederiveCheckpoint advances the checkpoint by n.
+const rederiveCheckpoint = `UPDATE replay_checkpoints SET last_delivery_id = $14, deliveries = deliveries + $15,
 	events = replay_checkpoints.events + n.events, updated_at = now()
 FROM n WHERE job = $16
 RETURNING n.events`
+
+// rederiveNewSQL is rederiveSQL that also returns the events it inserted,
+// as two arrays (their deliveries' ids, their keys), for the model.
+const rederiveNewSQL = rederiveEvents + `, c AS (` + rederiveCheckpoint + `)
+SELECT (SELECT events FROM c), coalesce((SELECT array_agg(delivery_id) FROM e), '{}'),
+	coalesce((SELECT array_agg(event_key) FROM e), '{}')`
 
 // Rederive stores the missing events of records, deliveries already stored,
 // and advances cp past through, in one transaction. It returns how many
@@ -182,10 +195,34 @@ func (s *Store) Rederive(ctx context.Context, cp *ReplayCheckpoint, records []Re
 			conversations, phones, payloads = append(conversations, e.ConversationID), append(phones, e.Phone), append(payloads, string(e.Payload))
 		}
 	}
-	var events int
-	err := s.pool.QueryRow(ctx, rederiveSQL, deliveryIDs, sources, providers, receivedAts, types, keys, occurred,
+	args := []any{deliveryIDs, sources, providers, receivedAts, types, keys, occurred,
 		accounts, resourceTypes, resourceIDs, conversations, phones, payloads,
-		through, len(records), cp.Job.Key()).Scan(&events)
+		through, len(records), cp.Job.Key()}
+	var events int
+	var err error
+	if s.skipModel || !hasFacts(rederivedRecords(records)) {
+		err = s.pool.QueryRow(ctx, rederiveSQL, args...).Scan(&events)
+	} else {
+		// The model merges the facts of the events the replay stored, as
+		// Save does those of the events a worker stores.
+		b := &pgx.Batch{}
+		b.Queue(rederiveNewSQL, args...)
+		_, err = s.withModel(ctx, b, func(br pgx.BatchResults, mb *modelBatch) error {
+			var ids []int64
+			var newKeys []string
+			if err := br.QueryRow().Scan(&events, &ids, &newKeys); err != nil {
+				return err
+			}
+			byID := make(map[int64]*Record, len(records))
+			for i := range records {
+				byID[records[i].DeliveryID] = &records[i].Record
+			}
+			for i, id := range ids {
+				mb.addEvent(byID[id], newKeys[i])
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("replay %s: store events: %w", cp.Job.Key(), err)
 	}
@@ -193,6 +230,15 @@ func (s *Store) Rederive(ctx context.Context, cp *ReplayCheckpoint, records []Re
 	cp.Deliveries += int64(len(records))
 	cp.Events += int64(events)
 	return events, nil
+}
+
+// rederivedRecords is the records of rs.
+func rederivedRecords(rs []Rederived) []Record {
+	records := make([]Record, len(rs))
+	for i := range rs {
+		records[i] = rs[i].Record
+	}
+	return records
 }
 
 // FinishReplay marks the job's checkpoint finished: the next replay of the

@@ -154,27 +154,12 @@ func hasFacts(records []Record) bool {
 // then the model rows those new events' facts merge into. A redelivery
 // inserts no event, so it changes no model row.
 func (s *Store) saveWithModel(ctx context.Context, records []Record, chunks [][]Record) (SaveResult, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
-	}
-	// Released inside a transaction, as after an error, the connection is
-	// closed, which rolls the transaction back.
-	defer conn.Release()
-
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
 	for _, c := range chunks {
 		b.Queue(saveNewSQL, saveArgs(c)...)
 	}
 	res := SaveResult{Duplicates: len(records)}
-	mb := newModelBatch()
-	err = func() error {
-		br := conn.SendBatch(ctx, b)
-		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
+	model, err := s.withModel(ctx, b, func(br pgx.BatchResults, mb *modelBatch) error {
 		for _, c := range chunks {
 			var deliveries, events int
 			var ordinals []int64
@@ -189,19 +174,52 @@ func (s *Store) saveWithModel(ctx context.Context, records []Record, chunks [][]
 				mb.addEvent(&c[n-1], keys[i])
 			}
 		}
-		return br.Close()
-	}()
+		return nil
+	})
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
 	}
+	res.Model = model
+	return res, nil
+}
 
-	b = &pgx.Batch{}
-	mb.queue(b)
-	b.Queue("COMMIT")
+// withModel runs b's statements and then the model writes of the events
+// they inserted, which read reads from their results into the model batch,
+// in one transaction of two round trips.
+func (s *Store) withModel(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults, *modelBatch) error) (ModelResult, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return ModelResult{}, err
+	}
+	// Released inside a transaction, as after an error, the connection is
+	// closed, which rolls the transaction back.
+	defer conn.Release()
+
+	first := &pgx.Batch{QueuedQueries: append([]*pgx.QueuedQuery{{SQL: "BEGIN"}}, b.QueuedQueries...)}
+	mb := newModelBatch()
 	err = func() error {
-		br := conn.SendBatch(ctx, b)
+		br := conn.SendBatch(ctx, first)
 		defer br.Close()
-		if res.Model, err = mb.read(br); err != nil {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if err := read(br, mb); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		return ModelResult{}, err
+	}
+
+	second := &pgx.Batch{}
+	mb.queue(second)
+	second.Queue("COMMIT")
+	var res ModelResult
+	err = func() error {
+		br := conn.SendBatch(ctx, second)
+		defer br.Close()
+		if res, err = mb.read(br); err != nil {
 			return err
 		}
 		if _, err := br.Exec(); err != nil {
@@ -210,7 +228,7 @@ func (s *Store) saveWithModel(ctx context.Context, records []Record, chunks [][]
 		return br.Close()
 	}()
 	if err != nil {
-		return SaveResult{}, fmt.Errorf("save %s: model: %w", describe(records), err)
+		return ModelResult{}, fmt.Errorf("model: %w", err)
 	}
 	return res, nil
 }
