@@ -5,7 +5,6 @@
 package config
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -45,10 +44,28 @@ type Config struct {
 	// Model, when false, makes workers store events only, leaving the
 	// messages, contacts and conversations tables alone. Defaults to true.
 	Model *bool `yaml:"model"`
+	// TLS, when set, serves the HTTP listener over HTTPS.
+	TLS TLS `yaml:"tls"`
+
+	// Skipped lists the sources left out because the variables their
+	// secrets come from are not set. The caller logs them.
+	Skipped []SkippedSource `yaml:"-"`
 }
 
 // ModelOn reports whether workers write the model tables (see Model).
 func (c *Config) ModelOn() bool { return c.Model == nil || *c.Model }
+
+// TLS is the certificate the HTTP listener serves HTTPS with. Set both or
+// neither.
+type TLS struct {
+	// CertFile is the PEM certificate chain, leaf first.
+	CertFile string `yaml:"cert_file" validate:"required_with=KeyFile,omitempty,file"`
+	// KeyFile is the PEM private key of the certificate.
+	KeyFile string `yaml:"key_file" validate:"required_with=CertFile,omitempty,file"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // NATS configures the connection, the stream and the subjects.
 type NATS struct {
@@ -59,7 +76,7 @@ type NATS struct {
 	// client connections there too, so responders and more workers can
 	// join "hooklane all". HOOKLANE_NATS_LISTEN overrides it. Defaults to
 	// none: in-process only.
-	Listen string `yaml:"listen" validate:"omitempty,hostname_port"`
+	Listen string `yaml:"listen" validate:"omitempty,listen_addr"`
 	// StoreDir is the embedded server's JetStream directory.
 	// Defaults to "./data/nats".
 	StoreDir string `yaml:"store_dir"`
@@ -165,13 +182,23 @@ const (
 )
 
 // Load reads the config file at path, expanding ${VAR} and ${VAR:-default}
-// from getenv, and applies overrides, defaults and validation.
+// from getenv, and applies overrides, defaults and validation. getenv cannot
+// tell an empty variable from an unset one: LoadLookup can.
 func Load(path string, getenv func(string) string) (*Config, error) {
+	return LoadLookup(path, func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
+	})
+}
+
+// LoadLookup is Load with a lookup that tells a variable set to "" from one
+// not set at all, as os.LookupEnv does.
+func LoadLookup(path string, lookup func(string) (string, bool)) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := Parse(raw, getenv)
+	cfg, err := ParseLookup(raw, lookup)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -180,32 +207,56 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 
 // Parse is Load for a config already in memory.
 func Parse(raw []byte, getenv func(string) string) (*Config, error) {
+	return ParseLookup(raw, func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
+	})
+}
+
+// ParseLookup is LoadLookup for a config already in memory.
+func ParseLookup(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	if err := expand(&doc, getenv); err != nil {
-		return nil, err
-	}
-	var cfg Config
+	skipped := skipUnset(&doc, lookup)
+	vars := map[string][]string{}
 	if len(doc.Content) > 0 {
-		if err := decodeStrict(&doc, &cfg); err != nil {
+		if err := expand(doc.Content[0], "", lookup, vars); err != nil {
 			return nil, err
 		}
 	}
-	cfg.override(getenv)
+	var cfg Config
+	pos := positions{}
+	if err := decode(&doc, &cfg, pos); err != nil {
+		return nil, err
+	}
+	cfg.Skipped = skipped
+	cfg.override(lookup, vars)
 	cfg.applyDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(pos, vars); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
-func (c *Config) override(getenv func(string) string) {
-	c.DatabaseURL = cmp.Or(getenv(EnvDatabaseURL), c.DatabaseURL)
-	c.NATS.URL = cmp.Or(getenv(EnvNATSURL), c.NATS.URL)
-	c.NATS.Listen = cmp.Or(getenv(EnvNATSListen), c.NATS.Listen)
-	c.Addr = cmp.Or(getenv(EnvAddr), c.Addr)
+// override applies the environment variables that replace config keys,
+// and records which variable each came from.
+func (c *Config) override(lookup func(string) (string, bool), vars map[string][]string) {
+	for _, o := range []struct {
+		env, path string
+		field     *string
+	}{
+		{EnvDatabaseURL, "database_url", &c.DatabaseURL},
+		{EnvNATSURL, "nats.url", &c.NATS.URL},
+		{EnvNATSListen, "nats.listen", &c.NATS.Listen},
+		{EnvAddr, "addr", &c.Addr},
+	} {
+		if v, _ := lookup(o.env); v != "" {
+			*o.field = v
+			vars[o.path] = []string{o.env}
+		}
+	}
 }
 
 func (c *Config) applyDefaults() {
@@ -254,46 +305,50 @@ var ErrNoSources = errors.New("no sources configured: add at least one to the so
 
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// decodeStrict decodes the expanded document into cfg, rejecting keys that
-// no field has, so a misspelt key is an error rather than a silent default.
-func decodeStrict(doc *yaml.Node, cfg *Config) error {
-	text, err := yaml.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(text))
-	dec.KnownFields(true)
-	return dec.Decode(cfg)
-}
-
-// expand replaces ${VAR} and ${VAR:-default} in every scalar value. It works on
-// parsed values, not on the file's text, so a secret holding YAML syntax
-// cannot change the document's structure.
-func expand(n *yaml.Node, getenv func(string) string) error {
-	if n.Kind == yaml.ScalarNode && varRef.MatchString(n.Value) {
+// expand replaces ${VAR} and ${VAR:-default} in every scalar value, and
+// records in vars which variables each value at a path came from. It works
+// on parsed values, not on the file's text, so a secret holding YAML syntax
+// cannot change the document's structure. ${VAR} takes VAR's value even
+// when it is empty; ${VAR:-default} takes the default when VAR is unset or
+// empty, as a shell does.
+func expand(n *yaml.Node, path string, lookup func(string) (string, bool), vars map[string][]string) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !varRef.MatchString(n.Value) {
+			return nil
+		}
 		var missing []string
 		n.Value = varRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			m := varRef.FindStringSubmatch(ref)
-			if v := getenv(m[1]); v != "" {
-				return v
-			}
-			if m[2] != "" {
+			vars[path] = append(vars[path], m[1])
+			v, ok := lookup(m[1])
+			switch {
+			case m[2] != "" && v == "":
 				return m[3]
+			case ok:
+				return v
 			}
 			missing = append(missing, m[1])
 			return ""
 		})
 		if len(missing) > 0 {
-			return fmt.Errorf("line %d: environment variable %s is not set", n.Line, missing[0])
+			return fmt.Errorf("line %d: %s: environment variable %s is not set (write ${%s:-} for an empty default)",
+				n.Line, path, missing[0], missing[0])
 		}
 		if n.Style == 0 {
 			n.Tag = "" // re-resolve a plain scalar: "${PORT}" may now be an int
 		}
-		return nil
-	}
-	for _, c := range n.Content {
-		if err := expand(c, getenv); err != nil {
-			return err
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := expand(n.Content[i+1], join(path, n.Content[i].Value), lookup, vars); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if err := expand(c, fmt.Sprintf("%s[%d]", path, i), lookup, vars); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -26,12 +26,12 @@ worker:
   batch_size: ${BATCH}
 `)
 	cfg, err := Parse(raw, getenv(map[string]string{
-		"PLATICA_SECRET": "p1", "META_SECRET": "m1", "BATCH": "64", "DATABASE_URL": "postgres://db/x",
+		"PLATICA_SECRET": "p1-0123456789", "META_SECRET": "m1-0123456789", "BATCH": "64", "DATABASE_URL": "postgres://db/x",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Sources[0].Secrets; len(got) != 2 || got[0] != "p1" || got[1] != "old: with # yaml" {
+	if got := cfg.Sources[0].Secrets; len(got) != 2 || got[0] != "p1-0123456789" || got[1] != "old: with # yaml" {
 		t.Errorf("secrets = %q", got)
 	}
 	if cfg.Worker.BatchSize != 64 {
@@ -55,21 +55,53 @@ worker:
 }
 
 func TestParseErrorsNameTheField(t *testing.T) {
+	const key = "0123456789abcdef"
 	tests := []struct {
 		name, yaml string
 		env        map[string]string
 		want       string
 	}{
-		{"missing variable", "sources:\n  - name: a\n    provider: whapi\n    secrets: [\"${NOPE}\"]\n", nil, "environment variable NOPE is not set"},
-		{"no secret fails closed", "sources:\n  - name: a\n    provider: whapi\n", nil, "sources[0].secrets"},
-		{"unknown provider", "sources:\n  - name: a\n    provider: telegram\n    secrets: [x]\n", nil, `sources[0].provider: "telegram" is not one of`},
-		{"bad name", "sources:\n  - name: a.b\n    provider: whapi\n    secrets: [x]\n", nil, "sources[0].name"},
-		{"duplicate names", "sources:\n  - {name: a, provider: whapi, secrets: [x]}\n  - {name: a, provider: meta, secrets: [y]}\n", nil, "sources: names must be unique"},
-		{"misspelt key", "sources:\n  - name: a\n    provider: whapi\n    secret: [x]\n", nil, "field secret not found"},
-		{"verify token off meta", "sources:\n  - {name: a, provider: whapi, secrets: [x], verify_token: t}\n", nil, "sources[0].verify_token"},
-		{"bad fallback", "sources:\n  - name: a\n    provider: platica\n    secrets: [x]\n    flows: {fallback: '{nope'}\n", nil, "sources[0].flows.fallback: is not valid JSON"},
-		{"negative replicas", "nats: {replicas: -1}\n", nil, "nats.replicas"},
-		{"batch wait past its cap", "worker: {batch_wait: 1m}\n", nil, "worker.batch_wait"},
+		{"missing variable", "addr: ${NOPE}\n", nil, "line 1: addr: environment variable NOPE is not set"},
+		{"missing variable of a kept source", "sources:\n  - name: a\n    provider: whapi\n    secrets: [\"${S}\"]\n    bearer_token: ${NOPE}\n",
+			map[string]string{"S": key}, "line 5: sources[0].bearer_token: environment variable NOPE is not set"},
+		{"no secret fails closed", "sources:\n  - name: a\n    provider: whapi\n", nil, "line 2: sources[0].secrets: source \"a\" has no secret"},
+		{"unknown provider", "sources:\n  - name: a\n    provider: telegram\n    secrets: [" + key + "]\n", nil,
+			`line 3: sources[0].provider: "telegram" is not one of: platica, meta, whatzmeapi, whapi`},
+		{"bad name", "sources:\n  - name: a.b\n    provider: whapi\n    secrets: [" + key + "]\n", nil, "line 2: sources[0].name"},
+		{"duplicate names", "sources:\n  - {name: a, provider: whapi, secrets: [" + key + "]}\n  - {name: a, provider: meta, secrets: [" + key + "]}\n", nil,
+			"line 2: sources: names must be unique"},
+		// The key sits on line 6, after a comment and a blank line: the
+		// error names that line, not one of a re-marshalled document.
+		{"misspelt key", "sources:\n  - name: a\n    provider: whapi\n    # the secret\n\n    secret: [x]\n", nil,
+			"line 6: sources[0].secret: unknown key; sources[0] takes name, provider, secrets, allow_unsigned"},
+		{"misspelt top-level key", "adr: :8080\n", nil, "line 1: adr: unknown key; the top level takes addr, database_url"},
+		{"verify token off meta", "sources:\n  - {name: a, provider: whapi, secrets: [" + key + "], verify_token: t}\n", nil, "sources[0].verify_token"},
+		{"bad fallback", "sources:\n  - name: a\n    provider: platica\n    secrets: [" + key + "]\n    flows: {fallback: '{nope'}\n", nil,
+			"line 5: sources[0].flows.fallback: is not valid JSON"},
+		{"negative replicas", "nats: {replicas: -1}\n", nil, "line 1: nats.replicas: is -1; it may not be below 0"},
+		{"batch wait past its cap", "worker:\n  batch_wait: 1m\n", nil, "line 2: worker.batch_wait: is 1m0s; it may not be above 10s"},
+		{"duration without a unit", "worker:\n  batch_wait: 700\n", nil, "line 2: worker.batch_wait: 700 has no unit: add one, e.g. 700ms"},
+		{"duration from a variable without a unit", "nats:\n  max_age: ${AGE}\n", map[string]string{"AGE": "30"}, "line 2: nats.max_age: 30 has no unit: add one, e.g. 30ms"},
+		{"not a duration", "ingest: {publish_timeout: soon}\n", nil, `line 1: ingest.publish_timeout: "soon" is not a duration`},
+		{"not a number", "worker:\n  batch_size: many\n", nil, `line 2: worker.batch_size: "many" is not a whole number`},
+		{"list for a value", "addr: [a, b]\n", nil, "line 1: addr: want a single value"},
+		{"value for a list", "sources:\n  - {name: a, provider: whapi, secrets: " + key + "}\n", nil, "line 2: sources[0].secrets: want a list"},
+		{"jargon-free listen", "nats: {listen: 'localhost'}\n", nil, `nats.listen: "localhost" is not an address to listen on: want host:port`},
+		{"set but empty", "sources:\n  - {name: a, provider: whapi, secrets: [\"${S}\"]}\n", map[string]string{"S": ""},
+			"line 2: sources[0].secrets[0] (from S): is required; the variable is set, but empty"},
+		{"placeholder secret", "sources:\n  - {name: a, provider: whapi, secrets: [\"${S}\"]}\n", map[string]string{"S": "CHANGE-ME-whapi-secret"},
+			"line 2: sources[0].secrets[0] (from S): is a placeholder, not a secret"},
+		{"short secret", "sources:\n  - {name: a, provider: whapi, secrets: [\"${S}\"]}\n", map[string]string{"S": "hunter2"},
+			"sources[0].secrets[0] (from S): is too weak: 7 characters"},
+		{"repeated character", "sources:\n  - {name: a, provider: whapi, secrets: [aaaaaaaaaaaaaaaa]}\n", nil, "sources[0].secrets[0]: is too weak: one character repeated"},
+		{"common secret", "sources:\n  - {name: a, provider: whapi, secrets: [Password]}\n", nil, "sources[0].secrets[0]: is a placeholder"},
+		{"placeholder bearer", "sources:\n  - {name: a, provider: whatzmeapi, secrets: [" + key + "], bearer_token: changeme-token}\n", nil, "sources[0].bearer_token: is a placeholder"},
+		{"placeholder verify token", "sources:\n  - {name: a, provider: meta, secrets: [" + key + "], verify_token: CHANGE-ME-meta-verify-token}\n", nil, "sources[0].verify_token: is a placeholder"},
+		{"placeholder database password", "{}\n", map[string]string{"DATABASE_URL": "postgres://hooklane:CHANGE-ME-postgres-password@postgres/hooklane"},
+			"database_url (from DATABASE_URL): the password in the URL is a placeholder"},
+		{"placeholder NATS token", "nats: {url: 'nats://CHANGE-ME-nats-token@nats:4222'}\n", nil, "line 1: nats.url: the password in the URL is a placeholder"},
+		{"TLS half set", "tls: {cert_file: /etc/hosts}\n", nil, "tls.key_file: cert_file and key_file go together"},
+		{"TLS file missing", "tls: {cert_file: /nonexistent/cert.pem, key_file: /nonexistent/key.pem}\n", nil, `line 1: tls.cert_file: "/nonexistent/cert.pem" is not a file that can be read`},
 		{"deliveries inside the retry horizon", "retention: {deliveries: 3d, events: 3d}\n", nil,
 			"retention.deliveries: 3d is shorter than 7d, the longest provider retry horizon (Meta retries a delivery for up to 7 days)"},
 		{"deliveries aged, events kept", "retention: {deliveries: 30d}\n", nil, "retention.events: set it to at most retention.deliveries (30d)"},
@@ -79,33 +111,74 @@ func TestParseErrorsNameTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte(tt.yaml), getenv(tt.env))
+			_, err := ParseLookup([]byte(tt.yaml), lookup(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "CHANGE-ME-") || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("err = %v: it shows the secret", err)
 			}
 		})
 	}
 }
 
-func TestRetention(t *testing.T) {
-	cfg, err := Parse([]byte("retention: {deliveries: 7d, events: 36h, flow_exchanges: 1.5d}\n"), getenv(nil))
+func lookup(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := vars[k]
+		return v, ok
+	}
+}
+
+func TestSourcesWithUnsetSecretsAreLeftOut(t *testing.T) {
+	raw := []byte(`
+sources:
+  - {name: platica, provider: platica, secrets: ["${PLATICA_SECRET}"]}
+  - {name: wa, provider: meta, secrets: ["${META_APP_SECRET}"], verify_token: "${META_VERIFY_TOKEN}"}
+  - {name: fixed, provider: whapi, secrets: [literal-0123456789, "${OTHER_SECRET}"]}
+  - {name: defaulted, provider: whapi, secrets: ["${DEFAULTED_SECRET:-defaulted-0123456789}"]}
+`)
+	cfg, err := ParseLookup(raw, lookup(map[string]string{"PLATICA_SECRET": "platica-0123456789", "OTHER_SECRET": "other-0123456789"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := cfg.Retention
-	if time.Duration(r.Deliveries) != 7*24*time.Hour || time.Duration(r.Events) != 36*time.Hour ||
-		time.Duration(r.FlowExchanges) != 36*time.Hour || r.DeadLetters != 0 || r.Off() {
-		t.Errorf("retention = %+v", r)
+	var names []string
+	for _, s := range cfg.Sources {
+		names = append(names, s.Name)
 	}
-	if r.Interval != time.Hour || r.BatchSize != 1000 {
-		t.Errorf("retention defaults: interval %v, batch size %d", r.Interval, r.BatchSize)
+	// wa is left out although META_VERIFY_TOKEN is not set either: its
+	// other variables are never read.
+	if strings.Join(names, ",") != "platica,fixed,defaulted" {
+		t.Errorf("sources = %v, want platica, fixed and defaulted", names)
 	}
-	if r.Deliveries.String() != "7d" || r.Events.String() != "36h0m0s" {
-		t.Errorf("ages print as %s and %s", r.Deliveries, r.Events)
+	if len(cfg.Skipped) != 1 || cfg.Skipped[0].Name != "wa" || strings.Join(cfg.Skipped[0].Variables, ",") != "META_APP_SECRET" {
+		t.Errorf("skipped = %+v, want wa for META_APP_SECRET", cfg.Skipped)
 	}
-	cfg, err = Parse(nil, getenv(nil))
-	if err != nil || !cfg.Retention.Off() {
-		t.Errorf("retention is not off by default: %+v, %v", cfg.Retention, err)
+
+	// A source whose secret variable is set but empty is not left out:
+	// that is a mistake to report.
+	_, err = ParseLookup(raw, lookup(map[string]string{"PLATICA_SECRET": "", "OTHER_SECRET": "other-0123456789"}))
+	if err == nil || !strings.Contains(err.Error(), "sources[0].secrets[0] (from PLATICA_SECRET): is required; the variable is set, but empty") {
+		t.Errorf("err = %v, want the empty PLATICA_SECRET reported", err)
+	}
+}
+
+func TestListenPortZero(t *testing.T) {
+	cfg, err := Parse([]byte("nats: {listen: '127.0.0.1:0'}\n"), getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATS.Listen != "127.0.0.1:0" {
+		t.Errorf("listen = %q", cfg.NATS.Listen)
+	}
+}
+
+func TestEmptyDefault(t *testing.T) {
+	cfg, err := ParseLookup([]byte("nats:\n  url: ${NATS_URL_X:-}\n  max_age: ${AGE:-}\n"), lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATS.URL != "" || cfg.NATS.MaxAge != 168*time.Hour {
+		t.Errorf("url %q, max_age %v; want empty and the default", cfg.NATS.URL, cfg.NATS.MaxAge)
 	}
 }
 
@@ -125,14 +198,15 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Load(path, getenv(nil))
-	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "sources[0].secrets") {
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 2: sources[0].secrets") {
 		t.Fatalf("err = %v, want the file and the field named", err)
 	}
 }
 
 func TestExampleConfigLoads(t *testing.T) {
 	cfg, err := Load("../../hooklane.example.yaml", getenv(map[string]string{
-		"PLATICA_SECRET": "a", "META_APP_SECRET": "b", "META_VERIFY_TOKEN": "c", "WHATZ_SECRET": "d", "WHAPI_SECRET": "e",
+		"PLATICA_SECRET": "dev-platica-secret", "META_APP_SECRET": "dev-meta-app-secret", "META_VERIFY_TOKEN": "dev-meta-verify-token",
+		"WHATZ_SECRET": "dev-whatz-secret", "WHAPI_SECRET": "dev-whapi-secret",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +227,7 @@ func TestReferences(t *testing.T) {
 }
 
 func TestParseModel(t *testing.T) {
-	base := "sources:\n  - {name: w, provider: whapi, secrets: [s]}\n"
+	base := "sources:\n  - {name: w, provider: whapi, secrets: [whapi-test-secret]}\n"
 	for _, tt := range []struct {
 		yaml string
 		want bool
