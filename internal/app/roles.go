@@ -237,7 +237,11 @@ func (p *Process) Run(ctx context.Context, parts ...func(context.Context) error)
 		g.Go(func() error { return part(gctx) })
 	}
 	g.Go(func() error {
-		return httpserver.Run(gctx, ln, handler, httpserver.Config{ShutdownTimeout: p.cfg.Ingest.ShutdownTimeout}, p.log)
+		return httpserver.Run(gctx, ln, handler, httpserver.Config{
+			ShutdownTimeout: p.cfg.Ingest.ShutdownTimeout,
+			TLSCertFile:     p.cfg.TLS.CertFile,
+			TLSKeyFile:      p.cfg.TLS.KeyFile,
+		}, p.log)
 	})
 	return g.Wait()
 }
@@ -251,7 +255,11 @@ func (p *Process) logWebhookURLs(addr string) {
 	if host == "" || host == "::" || host == "0.0.0.0" {
 		host = "localhost"
 	}
-	base := "http://" + net.JoinHostPort(host, port)
+	scheme := "http://"
+	if p.cfg.TLS.Enabled() {
+		scheme = "https://"
+	}
+	base := scheme + net.JoinHostPort(host, port)
 	for _, s := range p.cfg.Sources {
 		p.log.Info("webhook URL to configure", "source", s.Name, "provider", s.Provider,
 			"url", base+"/webhooks/"+s.Name, "flow_endpoint", base+"/flows/"+s.Name)
