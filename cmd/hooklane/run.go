@@ -100,11 +100,14 @@ func run(ctx context.Context, args []string, e app.Env) error {
 	if *configPath == "" {
 		return errors.New("no config file: pass --config FILE or set HOOKLANE_CONFIG (hooklane.example.yaml is a start)")
 	}
-	cfg, err := config.Load(*configPath, e.Getenv)
+	cfg, err := config.LoadLookup(*configPath, e.Lookup)
 	if err != nil {
 		return err
 	}
 	logger := app.NewLogger(e.Stderr, e.Getenv(config.EnvLogFormat), e.Getenv(config.EnvLogLevel))
 	logger.Info("hooklane starting", "command", cmd, "version", app.Version(), "config", *configPath)
+	for _, s := range cfg.Skipped {
+		logger.Info("source left out: its secret variable is not set", "source", s.Name, "variables", s.Variables)
+	}
 	return role(ctx, cfg, logger, e)
 }

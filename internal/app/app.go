@@ -36,10 +36,21 @@ import (
 // Env is what a role takes from its process, so tests can run it in theirs.
 type Env struct {
 	Getenv func(string) string
-	Stdout io.Writer
-	Stderr io.Writer
+	// LookupEnv, if set, tells a variable set to "" from an unset one.
+	LookupEnv func(string) (string, bool)
+	Stdout    io.Writer
+	Stderr    io.Writer
 	// Listening, if set, is told the HTTP server's address once it listens.
 	Listening func(net.Addr)
+}
+
+// Lookup is LookupEnv, or Getenv taking an empty value for an unset one.
+func (e Env) Lookup(name string) (string, bool) {
+	if e.LookupEnv != nil {
+		return e.LookupEnv(name)
+	}
+	v := e.Getenv(name)
+	return v, v != ""
 }
 
 // Role runs one of hooklane's commands until ctx is done, and returns nil
@@ -81,8 +92,16 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// Version is the module version, or the VCS revision of a development build.
+// buildVersion is set by make build and the Dockerfile: -ldflags
+// "-X github.com/hooklane/hooklane/internal/app.buildVersion=$(git describe ...)".
+var buildVersion string
+
+// Version is the version stamped at build time, else the module version,
+// or the VCS revision of a development build.
 func Version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
@@ -108,7 +127,7 @@ var ErrUsage = errors.New("see the usage above")
 // name.
 func Main(name string, run func(ctx context.Context, args []string, e Env) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], Env{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr})
+	err := run(ctx, os.Args[1:], Env{Getenv: os.Getenv, LookupEnv: os.LookupEnv, Stdout: os.Stdout, Stderr: os.Stderr})
 	stop()
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
