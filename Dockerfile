@@ -4,14 +4,18 @@
 #   docker run --rm hooklane:local version
 #
 # The build is `make build`, the same as on a workstation; the Go version is
-# go.mod's (deploy/compose_test.go checks both).
+# go.mod's (deploy/compose_test.go checks both). The build context has no
+# .git, so the version comes in as a build argument: docker-compose.yml
+# passes HOOKLANE_VERSION, which make compose-up sets from git describe.
+#   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t hooklane:local .
 
 FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make build
+ARG VERSION=devel
+RUN make build VERSION=$VERSION
 
 # distroless/static: CA certificates, tzdata and a nonroot user (65532), no shell.
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -8,6 +8,13 @@ BIN       ?= bin/hooklane
 BENCH_BIN ?= bin/hooklane-bench
 CONFIG    ?= hooklane.example.yaml
 FUZZTIME  ?= 10s
+# The version hooklane version reports; the Dockerfile gets it as a build
+# argument, as its context has no .git.
+ifeq ($(origin VERSION), undefined)
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+endif
+# The Postgres make run uses, and make clean drops.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable
 # The NATS server the compatibility tests run against (Debian's is 2.9).
 TEST_NATS_URL ?= nats://127.0.0.1:4222
 
@@ -19,16 +26,36 @@ export WHATZ_SECRET      ?= dev-whatz-secret
 export WHAPI_SECRET      ?= dev-whapi-secret
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-nats fuzz microbench bench chaos lint
+.PHONY: help build run migrate clean test test-nats fuzz microbench bench chaos lint compose-up compose-test
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build the static binary into bin/ (the same build as the Dockerfile)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/hooklane
+	@echo "building $(BIN) $(VERSION) (the first build downloads Go and the modules: a few minutes)"
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/hooklane
 
 run: build ## Run every role in one process with the example config and an embedded NATS
 	$(BIN) all --config $(CONFIG)
+
+migrate: build ## Create the database at DATABASE_URL if missing and apply the schema
+	$(BIN) migrate --config $(CONFIG)
+
+# The database's name is the URL's path; it is dropped from the server's
+# "postgres" database.
+clean: ## Drop the development database (DATABASE_URL) and remove ./data and bin/
+	@url='$(DATABASE_URL)'; base=$${url%%\?*}; db=$${base##*/}; \
+	echo "dropping database $$db and removing ./data and bin/"; \
+	psql -X -q -v ON_ERROR_STOP=1 -d "$${base%/*}/postgres" -c "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)"
+	rm -rf data bin
+
+compose-up: ## docker compose up -d --build --wait, the image stamped with git describe
+	HOOKLANE_VERSION=$(VERSION) docker compose up -d --build --wait
+
+# Runs against the Docker engine the docker CLI reaches (DOCKER_HOST), in
+# a compose project of its own, and removes it and its volumes at the end.
+compose-test: ## Run the stack on a real Docker engine: health, a delivery of each provider, scaling, a NATS restart, down and up (needs docker compose)
+	HOOKLANE_VERSION=$(VERSION) $(GO) test -tags compose -count=1 -v -timeout 30m -run '^TestComposeStack$$' ./deploy
 
 test: lint ## Run the whole test suite with the race detector (needs Postgres; see README)
 	$(GO) test -race -count=1 -timeout 15m ./...

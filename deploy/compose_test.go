@@ -44,26 +44,42 @@ const (
 )
 
 // hooklaneServices are the services that run the hooklane image: the
-// command each runs, what it waits for, and whether it needs Postgres.
+// command each runs, what it waits for, whether it needs Postgres, and the
+// profile that enables it (none: always on).
 var hooklaneServices = map[string]struct {
 	command  string
 	deps     map[string]string
 	database bool
+	profile  string
 }{
-	"migrate":        {"migrate", map[string]string{"postgres": healthy}, true},
-	"ingest":         {"ingest", map[string]string{"nats": healthy, "migrate": completed}, false},
-	"worker":         {"worker", map[string]string{"nats": healthy, "migrate": completed}, true},
-	"responder-demo": {"responder-demo", map[string]string{"nats": healthy}, false},
+	"migrate":        {"migrate", map[string]string{"postgres": healthy}, true, ""},
+	"ingest":         {"ingest", map[string]string{"nats": healthy, "migrate": completed}, false, ""},
+	"worker":         {"worker", map[string]string{"nats": healthy, "migrate": completed}, true, ""},
+	"responder-demo": {"responder-demo", map[string]string{"nats": healthy, "migrate": completed}, false, "demo"},
 }
 
+// The one service that builds the image the others run.
+const builder = "migrate"
+
+// otherServices are the services of official images, by profile.
+var otherServices = map[string]string{"nats": "", "postgres": "", "prometheus": "observability", "grafana": "observability"}
+
 // loadProject loads docker-compose.yml as docker compose does, with the
-// variables of .env.example and nothing from the test's environment.
+// variables of .env.example and nothing from the test's environment, and
+// every profile enabled.
 func loadProject(t *testing.T) *types.Project {
+	t.Helper()
+	return loadProfiles(t, "*")
+}
+
+// loadProfiles is loadProject with only the given profiles enabled.
+func loadProfiles(t *testing.T, profiles ...string) *types.Project {
 	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{composeFile},
 		cli.WithWorkingDirectory(".."),
 		cli.WithEnvFiles(envExample),
 		cli.WithDotEnv,
+		cli.WithProfiles(profiles),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +93,7 @@ func loadProject(t *testing.T) *types.Project {
 
 func TestComposeServices(t *testing.T) {
 	p := loadProject(t)
-	names := append([]string{"nats", "postgres"}, slices.Collect(maps.Keys(hooklaneServices))...)
+	names := append(slices.Collect(maps.Keys(otherServices)), slices.Collect(maps.Keys(hooklaneServices))...)
 	if got := p.ServiceNames(); !sameSet(got, names) {
 		t.Fatalf("services = %v, want %v", got, names)
 	}
@@ -85,8 +101,16 @@ func TestComposeServices(t *testing.T) {
 	df := parseDockerfile(t)
 	for name, want := range hooklaneServices {
 		s := p.Services[name]
-		if s.Build == nil || s.Image != "hooklane:local" {
-			t.Errorf("%s: build %v, image %q; want build: . and image hooklane:local", name, s.Build, s.Image)
+		// One service builds the image; the others run it, so a rebuild
+		// gives every service the same image and recreates none of them
+		// needlessly.
+		switch {
+		case s.Image != "hooklane:local":
+			t.Errorf("%s: image %q, want hooklane:local", name, s.Image)
+		case name == builder && (s.Build == nil || s.Build.Context != p.WorkingDir || s.Build.Args["VERSION"] == nil):
+			t.Errorf("%s: build %+v; want the context . with the VERSION build argument", name, s.Build)
+		case name != builder && (s.Build != nil || s.PullPolicy != types.PullPolicyNever):
+			t.Errorf("%s: build %v, pull_policy %q; want no build (%s builds the image) and pull_policy never", name, s.Build, s.PullPolicy, builder)
 		}
 		if len(s.Command) == 0 || s.Command[0] != want.command || !commands[want.command] {
 			t.Errorf("%s: command %q, want %q, one of hooklane's commands %v", name, s.Command, want.command, slices.Sorted(maps.Keys(commands)))
@@ -107,6 +131,38 @@ func TestComposeServices(t *testing.T) {
 	}
 }
 
+func TestComposeProfiles(t *testing.T) {
+	p := loadProject(t)
+	var always []string
+	for name, profile := range otherServices {
+		checkProfile(t, p, name, profile)
+		if profile == "" {
+			always = append(always, name)
+		}
+	}
+	for name, want := range hooklaneServices {
+		checkProfile(t, p, name, want.profile)
+		if want.profile == "" {
+			always = append(always, name)
+		}
+	}
+	// A plain docker compose up runs no demo responder and no monitoring.
+	if got := loadProfiles(t).ServiceNames(); !sameSet(got, always) {
+		t.Errorf("services without a profile = %v, want %v", got, always)
+	}
+}
+
+func checkProfile(t *testing.T, p *types.Project, name, profile string) {
+	t.Helper()
+	want := []string{}
+	if profile != "" {
+		want = []string{profile}
+	}
+	if got := p.Services[name].Profiles; !slices.Equal(append([]string{}, got...), want) {
+		t.Errorf("%s: profiles %q, want %q", name, got, want)
+	}
+}
+
 func TestComposeHealthchecks(t *testing.T) {
 	p := loadProject(t)
 	entrypoint := parseDockerfile(t).final.entrypoint
@@ -120,7 +176,7 @@ func TestComposeHealthchecks(t *testing.T) {
 			}
 		case hc == nil || hc.Disable || len(hc.Test) < 2 || hc.Interval == nil || hc.Retries == nil || hc.StartPeriod == nil:
 			t.Errorf("%s: healthcheck %+v; want a test with interval, retries and start_period", name, hc)
-		case s.Build != nil:
+		case s.Image == "hooklane:local":
 			// The probe must reach the port the service listens on.
 			addr := s.Environment[config.EnvAddr]
 			if addr == nil {
@@ -147,6 +203,7 @@ func TestComposeScalableWorker(t *testing.T) {
 }
 
 func TestComposeNamedVolumes(t *testing.T) {
+	t.Setenv("NATS_TOKEN", "compose-test-token")
 	p := loadProject(t)
 	for name, dataDir := range map[string]string{"nats": natsStoreDir(t, p.Services["nats"]), "postgres": "/var/lib/postgresql/data"} {
 		s := p.Services[name]
@@ -179,6 +236,9 @@ func natsStoreDir(t *testing.T, s types.ServiceConfig) string {
 	opts := natsConfig(t, hostFile)
 	if !opts.JetStream || opts.StoreDir == "" {
 		t.Fatalf("nats: %s does not enable JetStream with a store_dir", hostFile)
+	}
+	if opts.Authorization != os.Getenv("NATS_TOKEN") {
+		t.Errorf("nats: %s does not take its token from NATS_TOKEN", hostFile)
 	}
 	return opts.StoreDir
 }
@@ -214,12 +274,17 @@ func TestComposeEnvironment(t *testing.T) {
 				t.Errorf("%s: sets %s, which hooklane never reads", name, k)
 			}
 		}
+		// Each variable the config reads is passed on, but only when .env
+		// sets it: a source whose secret is not set is left out.
 		for _, r := range refs {
-			if v := env[r.Name]; r.Required && (v == nil || *v == "") {
-				t.Errorf("%s: %s is required by %s but not set", name, r.Name, exampleConfig)
+			if _, listed := env[r.Name]; r.Required && !listed {
+				t.Errorf("%s: %s is read by %s but not passed on", name, r.Name, exampleConfig)
 			}
 		}
 		checkURL(t, name, env, config.EnvNATSURL, "nats")
+		if u, err := url.Parse(*env[config.EnvNATSURL]); err != nil || u.User.Username() == "" {
+			t.Errorf("%s: %s carries no token for the compose NATS", name, config.EnvNATSURL)
+		}
 		if want.database {
 			checkURL(t, name, env, config.EnvDatabaseURL, "postgres")
 		}
@@ -253,6 +318,33 @@ func checkURL(t *testing.T, name string, env types.MappingWithEquals, key, servi
 	}
 }
 
+// TestEnvExampleIsRefused: a stack started with .env.example unedited does
+// not run: hooklane refuses every placeholder, naming its variable.
+func TestEnvExampleIsRefused(t *testing.T) {
+	p := loadProject(t)
+	for _, name := range []string{"worker", "ingest"} {
+		env := p.Services[name].Environment
+		_, err := config.LoadLookup(exampleConfig, func(k string) (string, bool) {
+			if v := env[k]; v != nil {
+				return *v, true
+			}
+			return "", false
+		})
+		if err == nil {
+			t.Fatalf("%s: the example config loads with .env.example's placeholders", name)
+		}
+		want := []string{"PLATICA_SECRET", "META_APP_SECRET", "META_VERIFY_TOKEN", "WHATZ_SECRET", "WHAPI_SECRET", config.EnvNATSURL}
+		if p.Services[name].Environment[config.EnvDatabaseURL] != nil {
+			want = append(want, config.EnvDatabaseURL)
+		}
+		for _, v := range want {
+			if !strings.Contains(err.Error(), "(from "+v+")") {
+				t.Errorf("%s: the error does not name %s:\n%v", name, v, err)
+			}
+		}
+	}
+}
+
 func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	raw, err := os.ReadFile(composeFile)
 	if err != nil {
@@ -261,6 +353,12 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	example, err := dotenv.Read(envExample)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Variables passed on from .env as they are, without a value here.
+	for name, env := range loadProject(t).Services["worker"].Environment {
+		if _, ok := example[name]; !ok && env == nil {
+			t.Errorf("%s passes %s on from .env, which %s does not list", composeFile, name, envExample)
+		}
 	}
 	for _, m := range regexp.MustCompile(`\$\{(\w+)(:?\?)?`).FindAllStringSubmatch(string(raw), -1) {
 		v, ok := example[m[1]]
@@ -285,10 +383,11 @@ func TestDockerfileBuildsWithMake(t *testing.T) {
 	if want := "golang:" + string(goVersion[1]) + "-bookworm"; df.build.from != want {
 		t.Errorf("build stage FROM %s, want %s (go.mod's go line)", df.build.from, want)
 	}
-	if !slices.ContainsFunc(df.build.run, func(run string) bool {
-		return run == "make build" || strings.Contains(run, recipe)
-	}) {
-		t.Errorf("build stage RUN %q: none is `make build` or the Makefile's %q", df.build.run, recipe)
+	if !slices.Contains(df.build.run, "make build VERSION=$VERSION") || !slices.Contains(df.build.arg, "VERSION=devel") {
+		t.Errorf("build stage ARG %q, RUN %q; want ARG VERSION=devel and RUN make build VERSION=$VERSION", df.build.arg, df.build.run)
+	}
+	if !strings.Contains(recipe, `-ldflags "-X main.buildVersion=`) || !declaresVar(t, "../cmd/hooklane", "buildVersion") {
+		t.Errorf("make build (%s) does not stamp the version into cmd/hooklane's buildVersion", recipe)
 	}
 	if !strings.Contains(recipe, "CGO_ENABLED=0") {
 		t.Errorf("make build (%s) is not static, and the final image has no libc", recipe)
@@ -368,12 +467,15 @@ func makeBuild(t *testing.T) (recipe, out string) {
 	for _, m := range regexp.MustCompile(`(?m)^(\w+)\s*[?:]?=\s*(.*?)\s*$`).FindAllStringSubmatch(string(raw), -1) {
 		vars[m[1]] = m[2]
 	}
-	m := regexp.MustCompile(`(?m)^build:.*\n\t(.+)$`).FindStringSubmatch(string(raw))
+	m := regexp.MustCompile(`(?m)^build:.*\n(?:\t.*\n)*?\t(.*\bbuild\b.* -o .*)$`).FindStringSubmatch(string(raw))
 	if m == nil {
 		t.Fatalf("%s: no build target", makefile)
 	}
 	recipe = regexp.MustCompile(`\$\((\w+)\)`).ReplaceAllStringFunc(m[1], func(ref string) string {
-		return vars[ref[2:len(ref)-1]]
+		if v, ok := vars[ref[2:len(ref)-1]]; ok {
+			return v
+		}
+		return ref
 	})
 	fields := strings.Fields(recipe)
 	if i := slices.Index(fields, "-o"); i >= 0 && i+1 < len(fields) {
@@ -387,8 +489,8 @@ func makeBuild(t *testing.T) (recipe, out string) {
 type dockerfile struct{ build, final stage }
 
 type stage struct {
-	from, workdir, user string
-	run, copy, expose   []string
+	from, workdir, user    string
+	run, copy, expose, arg []string
 	env                 map[string]string
 	entrypoint          string // argv[0] of an exec-form ENTRYPOINT
 }
@@ -432,6 +534,8 @@ func parseDockerfile(t *testing.T) dockerfile {
 			cur.user = args
 		case "RUN":
 			cur.run = append(cur.run, args)
+		case "ARG":
+			cur.arg = append(cur.arg, args)
 		case "COPY":
 			cur.copy = append(cur.copy, args)
 		case "EXPOSE":
@@ -454,6 +558,29 @@ func parseDockerfile(t *testing.T) dockerfile {
 		t.Fatalf("%s: want a stage named build, a final stage and an ENTRYPOINT", dockerfilePath)
 	}
 	return df
+}
+
+// declaresVar reports whether the Go package in dir declares a package-level
+// variable name, which -ldflags -X can set.
+func declaresVar(t *testing.T, dir, name string) bool {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, e.Name()), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if obj := f.Scope.Lookup(name); obj != nil && obj.Kind == ast.Var {
+			return true
+		}
+	}
+	return false
 }
 
 func sameSet(a, b []string) bool {
