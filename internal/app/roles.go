@@ -42,6 +42,8 @@ type Process struct {
 	checks   []httpserver.Check
 	webhooks bool         // the webhook receiver is mounted
 	ln       net.Listener // opened by NewProcess, until Run serves on it
+	// background runs beside the roles' parts: ingest's summary lines.
+	background []func(context.Context) error
 }
 
 // NewProcess returns a Process with its metrics registry and HTTP mux,
@@ -191,6 +193,7 @@ func (p *Process) ingestHandler() (*queue.ExchangeRecorder, error) {
 	}
 	p.mux.Handle("/webhooks/{source}", h)
 	p.webhooks = true
+	p.background = append(p.background, func(ctx context.Context) error { return h.RunSummary(ctx, 0) })
 	return recorder, nil
 }
 
@@ -233,7 +236,7 @@ func (p *Process) Run(ctx context.Context, parts ...func(context.Context) error)
 	httpserver.Health(p.mux, p.checks...)
 	handler := httpserver.WithRequestID(p.mux)
 	g, gctx := errgroup.WithContext(ctx)
-	for _, part := range parts {
+	for _, part := range append(parts, p.background...) {
 		g.Go(func() error { return part(gctx) })
 	}
 	g.Go(func() error {
