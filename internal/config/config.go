@@ -219,7 +219,20 @@ func ParseLookup(raw []byte, lookup func(string) (string, bool)) (*Config, error
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	skipped := skipUnset(&doc, lookup)
+	skipped, kept := skipUnset(&doc, lookup)
+	cfg, err := parseDoc(&doc, lookup)
+	if err != nil {
+		if len(skipped) > 0 {
+			err = renumber(err, kept)
+		}
+		return nil, err
+	}
+	cfg.Skipped = skipped
+	return cfg, nil
+}
+
+// parseDoc expands, decodes, completes and validates doc.
+func parseDoc(doc *yaml.Node, lookup func(string) (string, bool)) (*Config, error) {
 	vars := map[string][]string{}
 	if len(doc.Content) > 0 {
 		if err := expand(doc.Content[0], "", lookup, vars); err != nil {
@@ -228,10 +241,9 @@ func ParseLookup(raw []byte, lookup func(string) (string, bool)) (*Config, error
 	}
 	var cfg Config
 	pos := positions{}
-	if err := decode(&doc, &cfg, pos); err != nil {
+	if err := decode(doc, &cfg, pos); err != nil {
 		return nil, err
 	}
-	cfg.Skipped = skipped
 	cfg.override(lookup, vars)
 	cfg.applyDefaults()
 	if err := cfg.validate(pos, vars); err != nil {

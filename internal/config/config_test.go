@@ -244,3 +244,13 @@ func TestParseModel(t *testing.T) {
 		t.Error("model: maybe was accepted")
 	}
 }
+
+// TestErrorsCountSourcesAsTheFileDoes: with sources left out, an error
+// names a kept source by its index in the file.
+func TestErrorsCountSourcesAsTheFileDoes(t *testing.T) {
+	raw := []byte("sources:\n  - {name: a, provider: whapi, secrets: [\"${A}\"]}\n  - {name: b, provider: whapi, secret: [\"${B}\"]}\n")
+	_, err := ParseLookup(raw, lookup(map[string]string{"B": "b-0123456789abcdef"}))
+	if err == nil || !strings.Contains(err.Error(), "line 3: sources[1].secret: unknown key") {
+		t.Fatalf("err = %v, want sources[1], the second source of the file", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,11 +196,12 @@ type SkippedSource struct {
 
 // skipUnset removes from the sources list every source whose secrets
 // reference only variables without a default that lookup does not know,
-// and returns them. It runs before expansion, so a left-out source's other
-// variables need not be set either.
-func skipUnset(doc *yaml.Node, lookup func(string) (string, bool)) []SkippedSource {
+// and returns them, and the index in the file of each source kept. It runs
+// before expansion, so a left-out source's other variables need not be set
+// either.
+func skipUnset(doc *yaml.Node, lookup func(string) (string, bool)) (skipped []SkippedSource, kept []int) {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil
+		return nil, nil
 	}
 	root := doc.Content[0]
 	var list *yaml.Node
@@ -209,35 +211,61 @@ func skipUnset(doc *yaml.Node, lookup func(string) (string, bool)) []SkippedSour
 		}
 	}
 	if list == nil {
-		return nil
+		return nil, nil
 	}
-	var skipped []SkippedSource
+	i := -1
 	list.Content = slices.DeleteFunc(list.Content, func(src *yaml.Node) bool {
-		name, secrets := mapValue(src, "name"), mapValue(src, "secrets")
-		if secrets == nil {
+		i++
+		if !leaveOut(src, lookup, &skipped) {
+			kept = append(kept, i)
 			return false
 		}
-		var unset []string
-		for _, ref := range scalarRefs(secrets) {
-			if !ref.Required {
-				return false
-			}
-			if _, ok := lookup(ref.Name); ok {
-				return false
-			}
-			unset = append(unset, ref.Name)
-		}
-		if len(unset) == 0 {
-			return false
-		}
-		s := SkippedSource{Variables: unset}
-		if name != nil {
-			s.Name = name.Value
-		}
-		skipped = append(skipped, s)
 		return true
 	})
-	return skipped
+	return skipped, kept
+}
+
+// leaveOut reports whether source node src is to be left out, and adds it
+// to skipped if so.
+func leaveOut(src *yaml.Node, lookup func(string) (string, bool), skipped *[]SkippedSource) bool {
+	name, secrets := mapValue(src, "name"), mapValue(src, "secrets")
+	if secrets == nil {
+		return false
+	}
+	var unset []string
+	for _, ref := range scalarRefs(secrets) {
+		if !ref.Required {
+			return false
+		}
+		if _, ok := lookup(ref.Name); ok {
+			return false
+		}
+		unset = append(unset, ref.Name)
+	}
+	if len(unset) == 0 {
+		return false
+	}
+	s := SkippedSource{Variables: unset}
+	if name != nil {
+		s.Name = name.Value
+	}
+	*skipped = append(*skipped, s)
+	return true
+}
+
+var sourceIndex = regexp.MustCompile(`\bsources\[(\d+)\]`)
+
+// renumber rewrites the sources[i] of err's paths, which count the sources
+// kept, into the indices the file gives them.
+func renumber(err error, kept []int) error {
+	msg := sourceIndex.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		i, _ := strconv.Atoi(sourceIndex.FindStringSubmatch(m)[1])
+		if i < len(kept) {
+			return fmt.Sprintf("sources[%d]", kept[i])
+		}
+		return m
+	})
+	return errors.New(msg)
 }
 
 // mapValue returns the value of key in mapping node n, or nil.
