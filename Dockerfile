@@ -12,10 +12,12 @@
 FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
-RUN go mod download
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=devel
-RUN make build VERSION=$VERSION
+# The Go build cache outlives the image: a rebuild compiles what changed.
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    make build VERSION=$VERSION
 
 # distroless/static: CA certificates, tzdata and a nonroot user (65532), no shell.
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -123,6 +123,7 @@ type stack struct {
 	secrets    map[string]string
 	client     *http.Client
 	composeDir string
+	inEnvFile  map[string]bool
 }
 
 func newStack(t *testing.T) *stack {
@@ -147,11 +148,12 @@ func newStack(t *testing.T) *stack {
 		"PROMETHEUS_PORT": strconv.Itoa(freePort(t)), "GRAFANA_PORT": strconv.Itoa(freePort(t)),
 	}
 	var b strings.Builder
-	for k, v := range env {
-		fmt.Fprintf(&b, "%s=%s\n", k, v)
-	}
-	for k, v := range s.secrets {
-		fmt.Fprintf(&b, "%s=%s\n", k, v)
+	s.inEnvFile = map[string]bool{}
+	for _, vars := range []map[string]string{env, s.secrets} {
+		for k, v := range vars {
+			fmt.Fprintf(&b, "%s=%s\n", k, v)
+			s.inEnvFile[k] = true
+		}
 	}
 	s.envFile = filepath.Join(t.TempDir(), ".env")
 	if err := os.WriteFile(s.envFile, []byte(b.String()), 0o600); err != nil {
@@ -185,7 +187,13 @@ func (s *stack) composeNoFail(args ...string) string {
 
 func (s *stack) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
-	cmd.Env = os.Environ()
+	// Compose prefers the environment to --env-file: drop what the file
+	// sets (make exports development secrets, for one).
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !s.inEnvFile[k] {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	if os.Getenv("COMPOSE_PROFILES") == "" {
 		cmd.Env = append(cmd.Env, "COMPOSE_PROFILES=demo")
 	}
