@@ -18,12 +18,14 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable
 # The NATS server the compatibility tests run against (Debian's is 2.9).
 TEST_NATS_URL ?= nats://127.0.0.1:4222
 
-# Development secrets for `make run`; a real deployment sets its own.
-export PLATICA_SECRET    ?= dev-platica-secret
-export META_APP_SECRET   ?= dev-meta-app-secret
-export META_VERIFY_TOKEN ?= dev-meta-verify-token
-export WHATZ_SECRET      ?= dev-whatz-secret
-export WHAPI_SECRET      ?= dev-whapi-secret
+# Development secrets for the targets that run the example config; a real
+# deployment sets its own. Only those targets get them: docker compose
+# would prefer them to .env's.
+run bench migrate: export PLATICA_SECRET    ?= dev-platica-secret
+run bench migrate: export META_APP_SECRET   ?= dev-meta-app-secret
+run bench migrate: export META_VERIFY_TOKEN ?= dev-meta-verify-token
+run bench migrate: export WHATZ_SECRET      ?= dev-whatz-secret
+run bench migrate: export WHAPI_SECRET      ?= dev-whapi-secret
 
 .DEFAULT_GOAL := help
 .PHONY: help build run migrate clean test test-nats fuzz microbench bench chaos lint compose-up compose-test

@@ -71,6 +71,12 @@ func TestComposeStack(t *testing.T) {
 		t.Errorf("ingest was recreated by scaling the workers: %v, was %v", got, ingestID)
 	}
 
+	step("up -d --scale worker=3 --wait, as typed after make compose-up")
+	s.compose("up", "-d", "--scale", "worker=3", "--wait")
+	if got := s.containerIDs("ingest"); !slices.Equal(got, ingestID) {
+		t.Errorf("ingest was recreated by a plain up: %v, was %v", got, ingestID)
+	}
+
 	step("NATS stopped: 503 with Retry-After")
 	outage := s.deliveries("outage")
 	s.compose("stop", "nats")
@@ -189,8 +195,13 @@ func (s *stack) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	// Compose prefers the environment to --env-file: drop what the file
 	// sets (make exports development secrets, for one).
+	// A command without --build runs as typed in a shell where
+	// HOOKLANE_VERSION is not set: it must not rebuild, or recreate what
+	// runs.
+	build := slices.Contains(args, "--build")
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !s.inEnvFile[k] {
+		k, _, _ := strings.Cut(kv, "=")
+		if !s.inEnvFile[k] && (build || k != "HOOKLANE_VERSION") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
