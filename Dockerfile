@@ -7,7 +7,7 @@
 # go.mod's (deploy/compose_test.go checks both). The build context has no
 # .git, so the version comes in as a build argument: docker-compose.yml
 # passes HOOKLANE_VERSION, which make compose-up sets from git describe.
-#   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t hooklane:local .
+#   docker build --build-arg VERSION=$(git describe --tags --match 'v[0-9]*' --always --dirty) -t hooklane:local .
 
 FROM golang:1.27.3-bookworm AS build
 WORKDIR /src

@@ -10,8 +10,9 @@ CONFIG    ?= hooklane.example.yaml
 FUZZTIME  ?= 10s
 # The version hooklane version reports; the Dockerfile gets it as a build
 # argument, as its context has no .git.
+VERSION_VAR := github.com/hooklane/hooklane/internal/app.buildVersion
 ifeq ($(origin VERSION), undefined)
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+VERSION := $(shell git describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null || echo devel)
 endif
 # The Postgres make run uses, and make clean drops.
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/hooklane?sslmode=disable
@@ -35,7 +36,7 @@ help: ## Show this help
 
 build: ## Build the static binary into bin/ (the same build as the Dockerfile)
 	@echo "building $(BIN) $(VERSION) (the first build downloads Go and the modules: a few minutes)"
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/hooklane
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X $(VERSION_VAR)=$(VERSION)" -o $(BIN) ./cmd/hooklane
 
 run: build ## Run every role in one process with the example config and an embedded NATS
 	$(BIN) all --config $(CONFIG)

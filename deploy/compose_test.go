@@ -387,8 +387,8 @@ func TestDockerfileBuildsWithMake(t *testing.T) {
 		!slices.Contains(df.build.arg, "VERSION=devel") {
 		t.Errorf("build stage ARG %q, RUN %q; want ARG VERSION=devel and RUN make build VERSION=$VERSION", df.build.arg, df.build.run)
 	}
-	if !strings.Contains(recipe, `-ldflags "-X main.buildVersion=`) || !declaresVar(t, "../cmd/hooklane", "buildVersion") {
-		t.Errorf("make build (%s) does not stamp the version into cmd/hooklane's buildVersion", recipe)
+	if !strings.Contains(recipe, `-ldflags "-X github.com/hooklane/hooklane/internal/app.buildVersion=`) || !declaresVar(t, "../internal/app", "buildVersion") {
+		t.Errorf("make build (%s) does not stamp the version into internal/app's buildVersion", recipe)
 	}
 	if !strings.Contains(recipe, "CGO_ENABLED=0") {
 		t.Errorf("make build (%s) is not static, and the final image has no libc", recipe)
@@ -492,8 +492,8 @@ type dockerfile struct{ build, final stage }
 type stage struct {
 	from, workdir, user    string
 	run, copy, expose, arg []string
-	env                 map[string]string
-	entrypoint          string // argv[0] of an exec-form ENTRYPOINT
+	env                    map[string]string
+	entrypoint             string // argv[0] of an exec-form ENTRYPOINT
 }
 
 // parseDockerfile reads the build stage (named "build") and the final
