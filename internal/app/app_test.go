@@ -78,7 +78,7 @@ addr: %s
 database_url: postgres://nobody@127.0.0.1:1/none
 nats: {store_dir: %q}
 sources:
-  - {name: whapi, provider: whapi, secrets: [s]}
+  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
 `, ln.Addr(), store))
 	err = All(t.Context(), cfg, slog.New(slog.DiscardHandler), quiet)
 	if err == nil || !strings.Contains(err.Error(), "listen on "+ln.Addr().String()) {
@@ -101,7 +101,7 @@ addr: 127.0.0.1:0
 nats: {url: %q, subject_prefix: %s, stream: %s}
 ingest: {max_body_bytes: 16777216}
 sources:
-  - {name: whapi, provider: whapi, secrets: [s]}
+  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
 `, srv.ClientURL(), prefix, stream))
 	// Were the server accepted, ingest would run until the context ends.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
