@@ -20,7 +20,7 @@ import (
 func opsConfig(t *testing.T, databaseURL, retention string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "hooklane.yaml")
-	yaml := fmt.Sprintf("database_url: %q\nsources:\n  - {name: whapi, provider: whapi, secrets: [s]}\n%s", databaseURL, retention)
+	yaml := fmt.Sprintf("database_url: %q\nsources:\n  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}\n%s", databaseURL, retention)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ addr: 127.0.0.1:0
 database_url: %q
 nats: {url: nats://127.0.0.1:1}
 sources:
-  - {name: whapi, provider: whapi, secrets: [s]}
+  - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
 `, u))
 	err = Worker(t.Context(), cfg, slog.New(slog.DiscardHandler), quiet)
 	if err == nil || !strings.Contains(err.Error(), "hooklane migrate") {

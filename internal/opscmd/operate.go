@@ -52,7 +52,7 @@ func (c *opsCommand) parse(args []string) (help bool, err error) {
 	if *c.path == "" {
 		return false, fmt.Errorf("%s: no config file: pass --config FILE or set HOOKLANE_CONFIG: %w", c.name, app.ErrUsage)
 	}
-	cfg, err := config.Load(*c.path, c.e.Getenv)
+	cfg, err := config.LoadLookup(*c.path, c.e.Lookup)
 	if err != nil {
 		return false, err
 	}
