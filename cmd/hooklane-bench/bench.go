@@ -343,6 +343,11 @@ func benchSuite(ctx context.Context, e app.Env, configPath string, cfg *config.C
 	if err != nil {
 		return fmt.Errorf("bench: the hooklane binary: %w (build it with make build, or pass --hooklane)", err)
 	}
+	// Each server runs in a directory of its own, where a relative path
+	// would name nothing.
+	if bin, err = filepath.Abs(bin); err != nil {
+		return err
+	}
 	if configPath, err = filepath.Abs(configPath); err != nil {
 		return err
 	}
@@ -373,13 +378,13 @@ func benchSuite(ctx context.Context, e app.Env, configPath string, cfg *config.C
 	}()
 	// start runs "hooklane <role>" until stop, which the caller defers, in
 	// a directory of its own: an embedded NATS stores under it.
-	start := func(bin, role string, env ...string) (*loadgen.Process, func() error, error) {
+	startAs := func(name, configPath, bin, role string, env ...string) (*loadgen.Process, func() error, error) {
 		cmd := exec.Command(bin, role, "--config", configPath)
-		cmd.Env, cmd.Dir = append(slices.Clone(childEnv), env...), filepath.Join(dir, role)
+		cmd.Env, cmd.Dir = append(slices.Clone(childEnv), env...), filepath.Join(dir, name)
 		if err := os.Mkdir(cmd.Dir, 0o700); err != nil {
 			return nil, nil, err
 		}
-		path := filepath.Join(dir, role+".log")
+		path := filepath.Join(dir, name+".log")
 		logs = append(logs, path)
 		f, err := os.Create(path)
 		if err != nil {
@@ -401,6 +406,9 @@ func benchSuite(ctx context.Context, e app.Env, configPath string, cfg *config.C
 			return nil, nil, errors.Join(fmt.Errorf("hooklane %s: %w", role, err), stop())
 		}
 		return p, stop, nil
+	}
+	start := func(bin, role string, env ...string) (*loadgen.Process, func() error, error) {
+		return startAs(role, configPath, bin, role, env...)
 	}
 	all, stopAll, err := start(bin, "all")
 	if err != nil {
@@ -496,9 +504,40 @@ func benchSuite(ctx context.Context, e app.Env, configPath string, cfg *config.C
 		return err
 	}
 
+	// The model's cost: "hooklane all" with the model tables and without
+	// (model: false, on a database and an embedded NATS of its own), in
+	// turns at saturation, when the suite has databases of its own.
+	var modelOns, modelOffs []*measurement
+	if o.databaseURL == "" {
+		var offConfig, offURL string
+		if offConfig, err = modelOffConfig(dir, configPath); err != nil {
+			return err
+		}
+		if offURL, err = recreateDatabase(ctx, cfg.DatabaseURL, suiteModelOffDatabase); err != nil {
+			return err
+		}
+		allOff, stopAllOff, startErr := startAs("all-model-off", offConfig, bin, "all", "DATABASE_URL="+offURL, config.EnvNATSURL+"=")
+		if startErr != nil {
+			return startErr
+		}
+		defer func() { err = errors.Join(err, stopAllOff()) }()
+		dbOff, connErr := pgx.Connect(ctx, offURL)
+		if connErr != nil {
+			return fmt.Errorf("bench: %w", connErr)
+		}
+		defer dbOff.Close(context.WithoutCancel(ctx))
+		if modelOns, modelOffs, err = turns(saturate, server{"hooklane saturation, model on", all, db},
+			server{"hooklane saturation, model off", allOff, dbOff}); err != nil {
+			return err
+		}
+	}
+
 	writeSuite(e.Stdout, cfg, o, pauses, saturate, half, bares, alones, sat, opens, openAlones)
+	if len(modelOns) > 0 {
+		writeModelRows(e.Stdout, modelOns, modelOffs)
+	}
 	var failed []string
-	for _, m := range slices.Concat([]*measurement{sat}, bares, alones, opens, openAlones) {
+	for _, m := range slices.Concat([]*measurement{sat}, bares, alones, opens, openAlones, modelOns, modelOffs) {
 		failed = append(failed, m.failures(o.allowErrors)...)
 	}
 	if len(failed) > 0 {
@@ -643,6 +682,12 @@ func freeAddr() (string, error) {
 // creates it again), and returns its URL. The database stays after the
 // suite, for a look at what it stored.
 func recreateSuiteDatabase(ctx context.Context, serverURL string) (string, error) {
+	return recreateDatabase(ctx, serverURL, suiteDatabase)
+}
+
+// recreateDatabase drops the database name on the server of serverURL and
+// returns its URL.
+func recreateDatabase(ctx context.Context, serverURL, name string) (string, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		return "", fmt.Errorf("bench: database URL: %w", err)
@@ -653,10 +698,10 @@ func recreateSuiteDatabase(ctx context.Context, serverURL string) (string, error
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{suiteDatabase}.Sanitize()); err != nil {
-		return "", fmt.Errorf("bench: drop %s (is another suite running?): %w", suiteDatabase, err)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("bench: drop %s (is another suite running?): %w", name, err)
 	}
-	u.Path = "/" + suiteDatabase
+	u.Path = "/" + name
 	return u.String(), nil
 }
 

@@ -119,7 +119,14 @@ type fields struct {
 	Ref  string // the message a follow-up is about; else ID
 	Unix string // the time, in seconds since the epoch
 	ISO  string // the time, as Platica writes it
+	// Phone is the contact's number, one of loadContacts, the same in a
+	// follow-up as in the message it is about: the model's rows spread
+	// over contacts and conversations as real traffic's do.
+	Phone string
 }
+
+// loadContacts is how many contacts the generated traffic spreads over.
+const loadContacts = 1000
 
 // A Request is one generated delivery. A retry sends the same Request
 // again: the same bytes and signature.
@@ -205,6 +212,8 @@ type followUp struct {
 	kind *kind
 	src  *Source
 	ref  string // the message's id
+	// phone is the message's contact.
+	phone string
 }
 
 // NewGenerator returns a Generator for cfg.
@@ -280,15 +289,15 @@ func (g *Generator) Next() (req *Request, retry bool) {
 		}
 	case r < g.retries+g.flows:
 		k, src := g.pick(&g.lanes[1])
-		return g.newRequest(k, src, ""), false
+		return g.newRequest(k, src, "", ""), false
 	}
 	if len(g.pending) > 0 {
 		f := g.pending[0]
 		g.pending = g.pending[1:]
-		return g.newRequest(f.kind, f.src, f.ref), false
+		return g.newRequest(f.kind, f.src, f.ref, f.phone), false
 	}
 	k, src := g.pick(&g.lanes[0])
-	return g.newRequest(k, src, ""), false
+	return g.newRequest(k, src, "", ""), false
 }
 
 // pick chooses a kind of l by weight, and a source for it.
@@ -305,19 +314,22 @@ func (g *Generator) pick(l *lane) (*kind, *Source) {
 
 // newRequest builds, signs and remembers a request of kind k for src, and
 // queues its follow-ups. A follow-up passes the id of the message it is
-// about as ref.
-func (g *Generator) newRequest(k *kind, src *Source, ref string) *Request {
+// about as ref, and its contact's phone.
+func (g *Generator) newRequest(k *kind, src *Source, ref, phone string) *Request {
 	g.seq++
 	id := g.runID + "-" + strconv.Itoa(g.seq)
 	now := time.Now().UTC()
-	f := fields{ID: id, Ref: cmp.Or(ref, id), Unix: strconv.FormatInt(now.Unix(), 10), ISO: now.Format("2006-01-02T15:04:05.000Z")}
+	if phone == "" {
+		phone = strconv.Itoa(5215500000000 + g.rng.IntN(loadContacts))
+	}
+	f := fields{ID: id, Ref: cmp.Or(ref, id), Unix: strconv.FormatInt(now.Unix(), 10), ISO: now.Format("2006-01-02T15:04:05.000Z"), Phone: phone}
 	var body bytes.Buffer
 	if err := k.tmpl.Execute(&body, f); err != nil {
 		panic(err) // the templates are fixed, and each is tested
 	}
 	req := &Request{Source: src, Kind: k.name, Flow: k.flow, Body: body.Bytes(), Header: Sign(src, body.Bytes())}
 	for _, then := range k.then {
-		g.pending = append(g.pending, followUp{kind: kindByName[then], src: src, ref: id})
+		g.pending = append(g.pending, followUp{kind: kindByName[then], src: src, ref: id, phone: phone})
 	}
 	if len(g.history) < historySize {
 		g.history = append(g.history, req)

@@ -97,7 +97,7 @@ func TestKinds(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			k := kindByName[name]
 			prov, _, _ := strings.Cut(name, "/")
-			req := g.newRequest(k, sourceOf(g, prov), "lgtest-ref")
+			req := g.newRequest(k, sourceOf(g, prov), "lgtest-ref", "")
 			id := "lgtest-" + strconv.Itoa(g.seq)
 			verify(t, req)
 			if prov == "platica" {
@@ -239,10 +239,10 @@ func TestExpect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statuses := g.newRequest(kindByName["meta/statuses"], sourceOf(g, "meta"), "")
-	batch := g.newRequest(kindByName["meta/messages_batch"], sourceOf(g, "meta"), "")
-	refusedThenAccepted := g.newRequest(kindByName["whapi/message_received"], sourceOf(g, "whapi"), "")
-	neverAccepted := g.newRequest(kindByName["whatzmeapi/messages_update"], sourceOf(g, "whatzmeapi"), "")
+	statuses := g.newRequest(kindByName["meta/statuses"], sourceOf(g, "meta"), "", "")
+	batch := g.newRequest(kindByName["meta/messages_batch"], sourceOf(g, "meta"), "", "")
+	refusedThenAccepted := g.newRequest(kindByName["whapi/message_received"], sourceOf(g, "whapi"), "", "")
+	neverAccepted := g.newRequest(kindByName["whatzmeapi/messages_update"], sourceOf(g, "whatzmeapi"), "", "")
 	sent := &Sent{
 		runID:    g.RunID(),
 		accepted: map[*Request]bool{statuses: true, batch: true, refusedThenAccepted: true},
@@ -323,3 +323,29 @@ func TestMeasurePausesAddsUp(t *testing.T) {
 		t.Errorf("longest pause %v in a %v measure", p.Longest, p.Duration)
 	}
 }
+
+// TestContactsSpread checks that the traffic spreads over contacts, and
+// that a follow-up names the contact of the message it is about.
+func TestContactsSpread(t *testing.T) {
+	g, err := NewGenerator(GeneratorConfig{RunID: "lgtest", Sources: testSources(), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phones := map[string]bool{}
+	for range 200 {
+		req, _ := g.Next()
+		for _, p := range phoneInBody.FindAllString(string(req.Body), -1) {
+			phones[p] = true
+		}
+	}
+	if len(phones) < 50 {
+		t.Errorf("200 deliveries name %d contacts, want them spread over many", len(phones))
+	}
+	msg := g.newRequest(kindByName["whapi/message_sent"], sourceOf(g, "whapi"), "", "")
+	follow := g.pending[len(g.pending)-1]
+	if want := phoneInBody.FindString(string(msg.Body)); follow.phone != want {
+		t.Errorf("a follow-up's contact is %q, want the message's %q", follow.phone, want)
+	}
+}
+
+var phoneInBody = regexp.MustCompile(`52155\d{8}`)
