@@ -52,7 +52,9 @@ func isGroupJID(jid string) bool { return strings.HasSuffix(jid, "@g.us") }
 func mediaJSON(id, url, mimeType, sha256, filename string) json.RawMessage {
 	m := map[string]string{}
 	for k, v := range map[string]string{"id": id, "url": url, "mime_type": mimeType, "sha256": sha256, "filename": filename} {
-		if v != "" {
+		// PostgreSQL's jsonb holds no NUL character: drop it here rather
+		// than fail the delivery's batch.
+		if v = strings.ReplaceAll(v, "\x00", ""); v != "" {
 			m[k] = v
 		}
 	}

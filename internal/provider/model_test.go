@@ -220,3 +220,12 @@ func TestPlaticaFacts(t *testing.T) {
 		`conversation  at=1778098200 conv=conv_124 contact=5215544443333 name=Ana López phone=5215544443333 cstatus=open operation=automatic tags=[]`)
 	checkFacts(t, "platica", string(readPayload(t, "platica/flows_init.json")))
 }
+
+func TestMediaJSONDropsNUL(t *testing.T) {
+	if got := string(mediaJSON("", "https://x/\x00y", "", "", "")); got != `{"url":"https://x/y"}` {
+		t.Errorf("mediaJSON = %s", got)
+	}
+	if got := mediaJSON("", "\x00", "", "", ""); got != nil {
+		t.Errorf("mediaJSON of a NUL = %s, want nil", got)
+	}
+}
