@@ -365,7 +365,7 @@ func benchSuite(ctx context.Context, e app.Env, configPath string, cfg *config.C
 			return err
 		}
 	}
-	childEnv := append(os.Environ(), "DATABASE_URL="+databaseURL, "HOOKLANE_ADDR=127.0.0.1:0")
+	childEnv := append(os.Environ(), "DATABASE_URL="+databaseURL, "HOOKLANE_ADDR=127.0.0.1:0", "HOOKLANE_CONSOLE_ADDR=127.0.0.1:0")
 
 	var logs []string
 	// On a failure, not an interruption, the end of each log says why.

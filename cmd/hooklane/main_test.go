@@ -106,6 +106,8 @@ ingest:
 worker:
   consumer: %s_worker
   ack_wait: 2s
+console:
+  addr: 127.0.0.1:0
 sources:
 %s
 `, db, natsURL, filepath.Join(t.TempDir(), "nats"), prefix, strings.ToUpper(prefix), ingestYAML, prefix, sourcesYAML)

@@ -18,6 +18,7 @@ commands:
   ingest     the HTTP receiver: verify, queue, answer
   worker     persist queued deliveries to Postgres
   migrate    create the database if missing, apply the schema and exit
+  console    the web console at console.addr (default 127.0.0.1:8081)
   nats       only the NATS server "all" embeds, at nats.listen
              (HOOKLANE_NATS_LISTEN), for separate roles to share
   responder-demo
@@ -36,7 +37,9 @@ operating on what is stored (each with --help):
 
 The config file comes from --config or HOOKLANE_CONFIG.
 Environment: DATABASE_URL, NATS_URL, HOOKLANE_ADDR, HOOKLANE_NATS_LISTEN, LOG_LEVEL,
-LOG_FORMAT. The load tool is a command of its own: hooklane-bench (make bench).`
+LOG_FORMAT, HOOKLANE_CONSOLE_ADDR, HOOKLANE_CONSOLE_TOKEN, HOOKLANE_CONSOLE_USER,
+HOOKLANE_CONSOLE_PASSWORD. The load tool is a command of its own: hooklane-bench
+(make bench).`
 
 // roles are the commands that run with a config.
 var roles = map[string]app.Role{
@@ -44,6 +47,7 @@ var roles = map[string]app.Role{
 	"ingest":         app.Ingest,
 	"worker":         app.Worker,
 	"migrate":        app.Migrate,
+	"console":        app.Console,
 	"nats":           app.NATS,
 	"responder-demo": app.ResponderDemo,
 }

@@ -1,5 +1,5 @@
 // Package app wires hooklane's roles (ingest, worker, the flow gateway, the
-// demo responder, the embedded NATS) from a loaded configuration, so that
+// demo responder, the embedded NATS, the console) from a loaded configuration, so that
 // cmd/hooklane only parses its command line and cmd/hooklane-bench can run
 // its reference handler the way hooklane runs its roles. Each role is a
 // [Role]: it starts what it needs, serves health, readiness and metrics over
@@ -42,6 +42,9 @@ type Env struct {
 	Stderr    io.Writer
 	// Listening, if set, is told the HTTP server's address once it listens.
 	Listening func(net.Addr)
+	// ConsoleListening, if set, is told the console's address once it
+	// listens.
+	ConsoleListening func(net.Addr)
 }
 
 // Lookup is LookupEnv, or Getenv taking an empty value for an unset one.

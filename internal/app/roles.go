@@ -44,6 +44,8 @@ type Process struct {
 	ln       net.Listener // opened by NewProcess, until Run serves on it
 	// background runs beside the roles' parts: ingest's summary lines.
 	background []func(context.Context) error
+	// consoleLn is the console's listener, until its server serves on it.
+	consoleLn net.Listener
 }
 
 // NewProcess returns a Process with its metrics registry and HTTP mux,
@@ -275,6 +277,9 @@ func (p *Process) Close() {
 	if p.ln != nil {
 		p.ln.Close()
 	}
+	if p.consoleLn != nil {
+		p.consoleLn.Close()
+	}
 	if p.nc != nil {
 		if p.nc.IsConnected() {
 			if err := p.nc.FlushTimeout(5 * time.Second); err != nil {
@@ -298,6 +303,9 @@ func All(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) er
 		return err
 	}
 	defer p.Close()
+	if err := p.listenConsole(); err != nil {
+		return err
+	}
 	store, err := p.openStore(ctx, true)
 	if err != nil {
 		return err
@@ -315,7 +323,11 @@ func All(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) er
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, append(persist, p.demoResponder().Run)...)
+	serveConsole, err := p.consoleServer(store)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, append(persist, p.demoResponder().Run, serveConsole)...)
 }
 
 // persisters are what a worker role runs on store: the worker, and the

@@ -17,6 +17,7 @@ import (
 	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/ingest"
+	"github.com/hooklane/hooklane/internal/console"
 	"github.com/hooklane/hooklane/internal/httpserver"
 	"github.com/hooklane/hooklane/internal/queue"
 	"github.com/hooklane/hooklane/worker"
@@ -50,6 +51,8 @@ type Config struct {
 	// Skipped lists the sources left out because the variables their
 	// secrets come from are not set. The caller logs them.
 	Skipped []SkippedSource `yaml:"-"`
+	// Console configures the web console.
+	Console Console `yaml:"console"`
 }
 
 // ModelOn reports whether workers write the model tables (see Model).
@@ -168,6 +171,21 @@ type Worker struct {
 	AckWait time.Duration `yaml:"ack_wait" validate:"gte=0"`
 }
 
+// Console configures the web console, served by the console role.
+type Console struct {
+	// Addr is the console's listen address; any but a loopback one needs
+	// Token, or User and Password. HOOKLANE_CONSOLE_ADDR overrides it.
+	// Defaults to "127.0.0.1:8081".
+	Addr string `yaml:"addr"`
+	// Token, if set, is asked of every request, as a Bearer token or as the
+	// password of basic auth. HOOKLANE_CONSOLE_TOKEN overrides it.
+	Token string `yaml:"token"`
+	// User and Password, if set, are asked of every request as basic auth.
+	// HOOKLANE_CONSOLE_USER and HOOKLANE_CONSOLE_PASSWORD override them.
+	User     string `yaml:"user" validate:"required_with=Password"`
+	Password string `yaml:"password" validate:"required_with=User"`
+}
+
 // Default values of what no role's own Config has, applied by Load with
 // the roles' defaults (ingest.DefaultMaxBodyBytes, worker.DefaultBatchSize,
 // gateway.DefaultBudget...): each default is written once, in the package
@@ -263,6 +281,10 @@ func (c *Config) override(lookup func(string) (string, bool), vars map[string][]
 		{EnvNATSURL, "nats.url", &c.NATS.URL},
 		{EnvNATSListen, "nats.listen", &c.NATS.Listen},
 		{EnvAddr, "addr", &c.Addr},
+		{EnvConsoleAddr, "console.addr", &c.Console.Addr},
+		{EnvConsoleToken, "console.token", &c.Console.Token},
+		{EnvConsoleUser, "console.user", &c.Console.User},
+		{EnvConsolePassword, "console.password", &c.Console.Password},
 	} {
 		if v, _ := lookup(o.env); v != "" {
 			*o.field = v
@@ -291,6 +313,7 @@ func (c *Config) applyDefaults() {
 	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, worker.DefaultMaxDeliveries)
 	c.Worker.AckWait = cmp.Or(c.Worker.AckWait, worker.DefaultAckWait)
 	c.Retention.applyDefaults()
+	c.Console.Addr = cmp.Or(c.Console.Addr, console.DefaultAddr)
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		budget := DefaultFlowBudget

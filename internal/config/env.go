@@ -12,10 +12,16 @@ const (
 	EnvNATSListen  = "HOOKLANE_NATS_LISTEN"
 	EnvLogLevel    = "LOG_LEVEL"
 	EnvLogFormat   = "LOG_FORMAT"
+
+	EnvConsoleAddr     = "HOOKLANE_CONSOLE_ADDR"
+	EnvConsoleToken    = "HOOKLANE_CONSOLE_TOKEN"
+	EnvConsoleUser     = "HOOKLANE_CONSOLE_USER"
+	EnvConsolePassword = "HOOKLANE_CONSOLE_PASSWORD"
 )
 
 // Environment lists the variables the binary reads itself.
-var Environment = []string{EnvConfig, EnvAddr, EnvDatabaseURL, EnvNATSURL, EnvNATSListen, EnvLogLevel, EnvLogFormat}
+var Environment = []string{EnvConfig, EnvAddr, EnvDatabaseURL, EnvNATSURL, EnvNATSListen, EnvLogLevel, EnvLogFormat,
+	EnvConsoleAddr, EnvConsoleToken, EnvConsoleUser, EnvConsolePassword}
 
 // Reference is one ${VAR} in a config file.
 type Reference struct {

@@ -135,6 +135,9 @@ func describe(fe validator.FieldError, note string) string {
 	case "required":
 		return "is required" + note
 	case "required_with":
+		if strings.HasPrefix(fieldPath(fe), "console.") {
+			return "console.user and console.password go together: set both, or neither"
+		}
 		return "cert_file and key_file go together: set both, or neither"
 	case "file":
 		return fmt.Sprintf("%q is not a file that can be read", fe.Value())

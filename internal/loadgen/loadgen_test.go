@@ -110,6 +110,8 @@ ingest:
   publish_timeout: 10s # every delivery must be acknowledged, however busy the machine
 worker:
   consumer: %s_worker
+console:
+  addr: 127.0.0.1:0
 sources:
   - {name: platica, provider: platica, secrets: [platica-test-secret]}
   - {name: wa, provider: meta, secrets: [meta-test-app-secret]}
@@ -274,6 +276,8 @@ ingest:
   publish_timeout: 10s # as long as the load generator waits for an answer
 worker:
   consumer: %s_worker
+console:
+  addr: 127.0.0.1:0
 sources:
   - {name: platica, provider: platica, secrets: [platica-test-secret]}
   - {name: wa, provider: meta, secrets: [meta-test-app-secret]}

@@ -55,12 +55,15 @@ func Start(t *testing.T, run Run, args []string, getenv func(string) string) (st
 }
 
 // WriteConfig writes a config with one Platica source and the given
-// settings of its nats section, and returns its path.
+// settings of its nats section, and returns its path. Its HTTP servers,
+// the console's too, listen on free ports, so that tests run in parallel.
 func WriteConfig(t *testing.T, nats string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "hooklane.yaml")
 	yaml := fmt.Sprintf(`
 addr: 127.0.0.1:0
+console:
+  addr: 127.0.0.1:0
 nats:
 %s
 sources:
