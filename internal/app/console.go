@@ -56,6 +56,7 @@ func (p *Process) consoleServer(store *storage.Store) (func(context.Context) err
 	}
 	handler := httpserver.WithRequestID(c)
 	return func(ctx context.Context) error {
+		defer context.AfterFunc(ctx, c.Close)()
 		return httpserver.Run(ctx, ln, handler, httpserver.Config{ShutdownTimeout: p.cfg.Ingest.ShutdownTimeout}, p.log)
 	}, nil
 }

@@ -13,6 +13,7 @@ package console
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -92,6 +93,10 @@ type Console struct {
 	csrf    string // the redrive form's token
 	handler http.Handler
 	metrics *metrics
+	// closed ends the live streams, which would otherwise hold a server's
+	// shutdown for as long as a page stays open.
+	closed context.Context
+	close  context.CancelFunc
 }
 
 //go:embed templates/*.html
@@ -115,6 +120,7 @@ func New(store *storage.Store, js jetstream.JetStream, cfg Config, logger *slog.
 		return nil, err
 	}
 	c := &Console{store: store, js: js, cfg: cfg, log: logger}
+	c.closed, c.close = context.WithCancel(context.Background())
 	if c.cfg.Redriver == nil {
 		c.cfg.Redriver = &streamRedriver{store: store, js: js}
 	}
@@ -208,6 +214,11 @@ func (c *Console) parse() error {
 	}
 	return nil
 }
+
+// Close ends the live streams in progress, and those that begin later at
+// once, so that the HTTP server's shutdown need not wait for the pages that
+// show them. The other pages are served as before.
+func (c *Console) Close() { c.close() }
 
 // ServeHTTP serves the console.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }

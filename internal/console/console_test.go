@@ -393,7 +393,14 @@ func TestLiveStream(t *testing.T) {
 		!strings.Contains(data, `"summary":"live \u003cb\u003etext\u003c/b\u003e"`) {
 		t.Fatalf("first event %q: %s", event, data)
 	}
-	cancel()
+	// Closing the console ends the stream, so a server's shutdown need not
+	// wait for the page.
+	r.console.Close()
+	for lines.Scan() {
+		if strings.HasPrefix(lines.Text(), "data: ") {
+			t.Errorf("after Close: %s", lines.Text())
+		}
+	}
 }
 
 func TestExposedConsoleNeedsCredentials(t *testing.T) {

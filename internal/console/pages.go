@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -84,7 +85,9 @@ func (c *Console) liveStream(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusInternalServerError, "cannot stream", err)
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(c.closed, cancel)()
 	// What is published once the client has the answer's first bytes is
 	// shown, however long the consumer takes to start.
 	from, err := c.tailStart(ctx)
