@@ -352,8 +352,8 @@ type errorPage struct {
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, message string, err error) {
 	if err != nil {
 		c.log.Error("console request failed", "path", r.URL.Path, "status", status, "err", err)
-	} else if status >= 400 && status != http.StatusUnauthorized && status != http.StatusNotFound {
-		c.log.Warn("console request refused", "path", r.URL.Path, "status", status, "reason", message)
+	} else {
+		c.log.Warn("console request refused", "method", r.Method, "path", r.URL.Path, "status", status, "reason", message)
 	}
 	if _, ok := c.pages["error"]; !ok || r.Header.Get("Accept") == "text/event-stream" {
 		http.Error(w, message, status)
