@@ -34,6 +34,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/storage"
 )
 
@@ -57,13 +58,13 @@ type Config struct {
 	// auth.
 	User, Password string
 	// Stream is the JetStream stream of deliveries. Defaults to
-	// "HOOKLANE_EVENTS".
+	// hooklane.DefaultStream.
 	Stream string
 	// SubjectPrefix is the first token of every subject. Defaults to
-	// "hooklane".
+	// hooklane.DefaultPrefix.
 	SubjectPrefix string
 	// Consumer is the workers' durable consumer, whose lag the overview
-	// shows. Defaults to "hooklane-worker".
+	// shows. Required.
 	Consumer string
 	// Sources are the configured sources, for the filters and the flows'
 	// budgets.
@@ -110,9 +111,11 @@ var assetFS embed.FS
 // halves.
 func New(store *storage.Store, js jetstream.JetStream, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Console, error) {
 	cfg.Addr = cmp.Or(cfg.Addr, DefaultAddr)
-	cfg.Stream = cmp.Or(cfg.Stream, "HOOKLANE_EVENTS")
-	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, "hooklane")
-	cfg.Consumer = cmp.Or(cfg.Consumer, "hooklane-worker")
+	cfg.Stream = cmp.Or(cfg.Stream, hooklane.DefaultStream)
+	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, hooklane.DefaultPrefix)
+	if cfg.Consumer == "" {
+		return nil, errors.New("console: no consumer: name the workers' durable consumer")
+	}
 	if (cfg.User == "") != (cfg.Password == "") {
 		return nil, errors.New("console: set both a user and a password for basic auth, or neither")
 	}

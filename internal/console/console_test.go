@@ -409,18 +409,18 @@ func TestExposedConsoleNeedsCredentials(t *testing.T) {
 		"127.0.0.1:8081": false, "localhost:0": false, "[::1]:8081": false, "127.0.0.2:80": false,
 		"0.0.0.0:8081": true, ":8081": true, "[::]:8081": true, "192.0.2.1:8081": true, "console.example:8081": true,
 	} {
-		_, err := New(nil, nil, Config{Addr: addr}, nil, nil)
+		_, err := New(nil, nil, Config{Addr: addr, Consumer: "w"}, nil, nil)
 		if got := errors.Is(err, ErrExposed); got != exposed {
 			t.Errorf("%s without credentials: err = %v, want exposed %v", addr, err, exposed)
 		}
-		if _, err := New(nil, nil, Config{Addr: addr, Token: "t"}, nil, nil); err != nil {
+		if _, err := New(nil, nil, Config{Addr: addr, Consumer: "w", Token: "t"}, nil, nil); err != nil {
 			t.Errorf("%s with a token: %v", addr, err)
 		}
 	}
-	if _, err := New(nil, nil, Config{Addr: "0.0.0.0:1", User: "u"}, nil, nil); err == nil {
+	if _, err := New(nil, nil, Config{Addr: "0.0.0.0:1", Consumer: "w", User: "u"}, nil, nil); err == nil {
 		t.Error("a user without a password was accepted")
 	}
-	if _, err := New(nil, nil, Config{Addr: "nonsense"}, nil, nil); err == nil {
+	if _, err := New(nil, nil, Config{Addr: "nonsense", Consumer: "w"}, nil, nil); err == nil {
 		t.Error("an address without a port was accepted")
 	}
 }
