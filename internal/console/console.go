@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 
@@ -69,9 +70,6 @@ type Config struct {
 	// Sources are the configured sources, for the filters and the flows'
 	// budgets.
 	Sources []Source
-	// Redriver sends dead letters back through the workers. Defaults to
-	// republishing them on the stream.
-	Redriver Redriver
 }
 
 // Source is one configured source.
@@ -84,16 +82,17 @@ type Source struct {
 
 // Console is the console's HTTP handler. It is safe for concurrent use.
 type Console struct {
-	store   *storage.Store
-	js      jetstream.JetStream
-	cfg     Config
-	log     *slog.Logger
-	pages   map[string]*template.Template
-	assets  fs.FS
-	version string // of the assets, for their URLs
-	csrf    string // the redrive form's token
-	handler http.Handler
-	metrics *metrics
+	store    *storage.Store
+	js       jetstream.JetStream
+	redriver *operate.Redriver // sends dead letters back, as "hooklane dead-letters redrive"
+	cfg      Config
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	assets   fs.FS
+	version  string // of the assets, for their URLs
+	csrf     string // the redrive form's token
+	handler  http.Handler
+	metrics  *metrics
 	// closed ends the live streams, which would otherwise hold a server's
 	// shutdown for as long as a page stays open.
 	closed context.Context
@@ -122,11 +121,9 @@ func New(store *storage.Store, js jetstream.JetStream, cfg Config, logger *slog.
 	if err := CheckAddr(cfg.Addr, cfg.Token != "" || cfg.User != ""); err != nil {
 		return nil, err
 	}
-	c := &Console{store: store, js: js, cfg: cfg, log: logger}
+	c := &Console{store: store, js: js, cfg: cfg, log: logger,
+		redriver: operate.NewRedriver(js, store, operate.RedriveConfig{Stream: cfg.Stream})}
 	c.closed, c.close = context.WithCancel(context.Background())
-	if c.cfg.Redriver == nil {
-		c.cfg.Redriver = &streamRedriver{store: store, js: js}
-	}
 	if err := c.parse(); err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func TestPagesShowEachProvidersDeliveries(t *testing.T) {
 			t.Errorf("overview legend lacks %q", s)
 		}
 	}
-	if !strings.Contains(overview, `id="dead-letters" href="/dead-letters">0<`) {
+	if !strings.Contains(overview, `id="dead-letters" href="/dead-letters?open=1">0<`) {
 		t.Error("overview does not show 0 dead letters")
 	}
 
@@ -331,25 +331,33 @@ func TestRedrive(t *testing.T) {
 		return r.count(t, "SELECT count(*) FROM events WHERE source = 'whapi' AND resource_id = 'DL1'") == 1
 	})
 
+	waitFor(t, "the redrive recorded as stored", func() bool {
+		return strings.Contains(r.page(t, "/dead-letters/1"), `<span class="outcome stored">stored</span>`)
+	})
+	if open := r.page(t, "/dead-letters?open=1"); strings.Contains(open, `href="/dead-letters/1"`) || !strings.Contains(open, `href="/dead-letters/2"`) {
+		t.Error("the waiting list still shows the redriven letter, or not the others")
+	}
+
+	// All of whapi's that wait: DL2, not DL1 again, nor the other source's.
 	resp = r.postForm(t, url.Values{"all": {"1"}, "source": {"whapi"}, "csrf": {r.console.csrf}}, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/dead-letters?redriven=2&source=whapi" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/dead-letters?redriven=1&source=whapi" {
 		t.Fatalf("redrive all of whapi: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	waitFor(t, "DL2 stored", func() bool {
 		return r.count(t, "SELECT count(*) FROM events WHERE resource_id = 'DL2'") == 1
 	})
-	// DL1 a second time changed nothing, and the other source's letter
-	// stayed where it was.
-	waitFor(t, "the worker to catch up", func() bool {
-		cons, err := r.js.Consumer(context.Background(), r.cfg.Stream, r.cfg.Consumer)
-		if err != nil {
-			return false
-		}
-		info, err := cons.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	// DL1 a second time, by its id: a duplicate, stored once.
+	if resp := r.postForm(t, url.Values{"id": {"1"}, "csrf": {r.console.csrf}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second redrive of DL1: %d", resp.StatusCode)
+	}
+	waitFor(t, "the second redrive recorded as a duplicate", func() bool {
+		return strings.Contains(r.page(t, "/dead-letters/1"), `<span class="outcome duplicate">duplicate</span>`)
 	})
 	if n := r.count(t, "SELECT count(*) FROM events"); n != 2 {
 		t.Errorf("%d events after redriving DL1 twice and DL2 once, want 2", n)
+	}
+	if n := r.count(t, "SELECT count(*) FROM dead_letters WHERE source = 'other' AND redrive_count = 0"); n != 1 {
+		t.Error("the other source's dead letter was redriven")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 
@@ -56,14 +57,17 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 // livePage is the data of the live page.
 type livePage struct {
 	layout
-	Filter  liveFilter
+	Filter  operate.Filter
 	Sources []Source
 	Stream  string // the stream URL with the filter
 }
 
+func liveFilter(q url.Values) operate.Filter {
+	return operate.Filter{Source: q.Get("source"), Type: q.Get("type"), Contact: q.Get("contact")}
+}
+
 func (c *Console) live(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := liveFilter{Source: q.Get("source"), Type: q.Get("type"), Contact: q.Get("contact")}
+	f := liveFilter(r.URL.Query())
 	v := url.Values{}
 	setIf(v, "source", f.Source)
 	setIf(v, "type", f.Type)
@@ -75,10 +79,9 @@ func (c *Console) live(w http.ResponseWriter, r *http.Request) {
 // heartbeat keeps idle live streams open through proxies.
 const heartbeat = 15 * time.Second
 
-// liveStream sends each new delivery as a server-sent event.
+// liveStream sends each event of each new delivery as a server-sent
+// event, from operate.Tail, as "hooklane tail" prints them.
 func (c *Console) liveStream(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := liveFilter{Source: q.Get("source"), Type: q.Get("type"), Contact: q.Get("contact")}
 	rc := http.NewResponseController(w)
 	// A stream outlives the server's write timeout; its end is the client's.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
@@ -88,24 +91,30 @@ func (c *Console) liveStream(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(c.closed, cancel)()
-	// What is published once the client has the answer's first bytes is
-	// shown, however long the consumer takes to start.
-	from, err := c.tailStart(ctx)
+	// The tail starts before the answer's first bytes: what is published
+	// once the client has them is shown.
+	entries, err := operate.Tail(ctx, c.js, operate.TailConfig{Stream: c.cfg.Stream, SubjectPrefix: c.cfg.SubjectPrefix,
+		Filter: liveFilter(r.URL.Query())})
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "the stream is unavailable", err)
 		return
 	}
-	items := make(chan liveEntry, 64)
+	items := make(chan operate.Entry, 64)
 	done := make(chan error, 1)
 	go func() {
-		done <- c.tail(ctx, from, f, func(d liveEntry) error {
-			select {
-			case items <- d:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+		for e, err := range entries {
+			if err != nil {
+				done <- err
+				return
 			}
-		})
+			select {
+			case items <- e:
+			case <-ctx.Done():
+				done <- nil
+				return
+			}
+		}
+		done <- nil
 	}()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -114,6 +123,7 @@ func (c *Console) liveStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprint(w, ": hooklane live\nretry: 2000\n\n")
 	if err := rc.Flush(); err != nil {
+		cancel()
 		<-done
 		return
 	}
@@ -122,8 +132,8 @@ func (c *Console) liveStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		var err error
 		select {
-		case d := <-items:
-			b, _ := json.Marshal(d) // plain strings and a time
+		case e := <-items:
+			b, _ := json.Marshal(e) // plain strings, numbers and a time
 			_, err = fmt.Fprintf(w, "event: delivery\ndata: %s\n\n", b)
 		case <-ticker.C:
 			_, err = fmt.Fprint(w, ": ping\n\n")
@@ -138,7 +148,8 @@ func (c *Console) liveStream(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = rc.Flush()
 		}
-		if err != nil { // the client went away; ctx ends the tail
+		if err != nil { // the client went away
+			cancel()
 			<-done
 			return
 		}
@@ -422,6 +433,7 @@ type deadLettersPage struct {
 	layout
 	Source   string
 	Reason   string
+	Open     bool // only those waiting: never sent back, or not published
 	Sources  []Source
 	Letters  []storage.StoredDeadLetter
 	Next     string
@@ -434,14 +446,14 @@ const deadLetterPage = 100
 func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := deadLettersPage{layout: c.frame("Dead letters", "dead-letters"), Source: q.Get("source"), Reason: q.Get("reason"),
-		Sources: c.cfg.Sources, Redriven: q.Get("redriven")}
+		Open: q.Get("open") != "", Sources: c.cfg.Sources, Redriven: q.Get("redriven")}
 	after, err := parseID(q.Get("after"))
 	if err != nil {
 		c.fail(w, r, http.StatusBadRequest, "after: not an id", nil)
 		return
 	}
 	letters, err := c.store.DeadLetters(r.Context(), storage.DeadLetterFilter{Source: p.Source, Reason: p.Reason,
-		AfterID: after, Limit: deadLetterPage})
+		Open: p.Open, AfterID: after, Limit: deadLetterPage})
 	if err != nil {
 		c.fail(w, r, http.StatusInternalServerError, "the database did not answer", err)
 		return
@@ -481,11 +493,9 @@ func (c *Console) deadLetter(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "dead-letter", p)
 }
 
-// maxRedrive bounds one redrive of every letter matching a filter.
-const maxRedrive = 10000
-
-// redrive sends back the dead letters the form names (id), or all those
-// its filter matches (all, source, reason), then shows the list.
+// redrive sends back the dead letters the form names (id), or every open
+// one its filter matches (all, source, reason), through operate's
+// Redriver, as "hooklane dead-letters redrive" does, then shows the list.
 func (c *Console) redrive(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
@@ -512,27 +522,9 @@ func (c *Console) redrive(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusBadRequest, "no dead letter to redrive: name one (id) or ask for all", nil)
 		return
 	}
-	// Every letter the filter matches now, and none that a failed redrive
-	// adds while this one runs.
-	for page := f; all; {
-		letters, err := c.store.DeadLetters(ctx, page)
-		if err != nil {
-			c.fail(w, r, http.StatusInternalServerError, "the database did not answer", err)
-			return
-		}
-		for _, l := range letters {
-			ids = append(ids, l.ID)
-			page.AfterID = l.ID
-		}
-		if len(ids) > maxRedrive {
-			c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("more than %d dead letters match: narrow the filter", maxRedrive), nil)
-			return
-		}
-		all = len(letters) > 0
-	}
 	n := 0
 	for _, id := range ids {
-		err := c.cfg.Redriver.Redrive(ctx, id)
+		_, err := c.redriver.Redrive(ctx, id)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			c.fail(w, r, http.StatusNotFound, fmt.Sprintf("no dead letter %d (%d redriven before it)", id, n), nil)
@@ -543,7 +535,15 @@ func (c *Console) redrive(w http.ResponseWriter, r *http.Request) {
 		}
 		n++
 	}
-	c.log.Info("console: dead letters redriven", "count", n, "all", r.PostForm.Get("all") != "", "source", f.Source, "reason", f.Reason)
+	if all {
+		done, err := c.redriver.RedriveAll(ctx, f, false, nil)
+		n += len(done)
+		if err != nil {
+			c.fail(w, r, http.StatusBadGateway, fmt.Sprintf("redrive stopped after %d dead letters", n), err)
+			return
+		}
+	}
+	c.log.Info("console: dead letters redriven", "count", n, "all", all, "source", f.Source, "reason", f.Reason)
 	v := url.Values{}
 	setIf(v, "source", f.Source)
 	setIf(v, "reason", f.Reason)
