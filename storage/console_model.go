@@ -85,7 +85,7 @@ LEFT JOIN LATERAL (
 	WHERE source = c.source AND conversation_id = c.conversation_id
 	ORDER BY coalesce(sent_at, first_seen_at) DESC, message_id DESC LIMIT 1
 ) m ON true
-LEFT JOIN contacts ct ON ct.source = m.source AND ct.account = m.account AND ct.contact = m.contact`+w.sql()+`
+LEFT JOIN contacts ct ON ct.source = m.source AND ct.account = coalesce(m.account, '') AND ct.contact = m.contact`+w.sql()+`
 ORDER BY c.last_message_at DESC, c.source DESC, c.conversation_id DESC
 LIMIT `+strconv.Itoa(limit+1), w.args...)
 	if err != nil {
@@ -136,7 +136,7 @@ SELECT * FROM (
 		coalesce(m.contact, ''), coalesce(ct.name, ''), coalesce(m.status, ''), m.sent_at, m.status_at,
 		m.delivered_at, m.read_at, m.played_at, m.failed_at, m.error, m.edited_at, m.deleted_at, m.first_seen_at
 	FROM messages m
-	LEFT JOIN contacts ct ON ct.source = m.source AND ct.account = m.account AND ct.contact = m.contact
+	LEFT JOIN contacts ct ON ct.source = m.source AND ct.account = coalesce(m.account, '') AND ct.contact = m.contact
 	WHERE m.source = $1 AND m.conversation_id = $2
 	ORDER BY coalesce(m.sent_at, m.first_seen_at) DESC, m.message_id DESC
 	LIMIT $3

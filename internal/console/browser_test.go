@@ -169,19 +169,19 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("the conversation's ticks turn blue when the read status arrives", func(t *testing.T) {
-		r.seedConversation(t)
+		r.postConversation(t)
 		do(t, ctx, "conversation",
-			chromedp.Navigate(base+"/conversations"),
+			chromedp.Navigate(base+"/conversations?source=whapi"),
 			chromedp.Click(css(`#conversations a`)),
 			chromedp.WaitVisible(css(`#messages`)),
 		)
-		if before := class(t, ctx, `[data-id="wamid.OUT1"] .tick`); before != "tick delivered" {
+		if before := class(t, ctx, `[data-id="OUT-W1"] .tick`); before != "tick delivered" {
 			t.Errorf("before the read status the answer's tick is %q, want delivered", before)
 		}
 		r.readReceipt(t)
 		do(t, ctx, "conversation after the read status", chromedp.Reload(), chromedp.WaitVisible(css(`#messages`)))
-		after := class(t, ctx, `[data-id="wamid.OUT1"] .tick`)
-		color := value(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('[data-id="wamid.OUT1"] .tick')).color`))
+		after := class(t, ctx, `[data-id="OUT-W1"] .tick`)
+		color := value(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('[data-id="OUT-W1"] .tick')).color`))
 		if after != "tick read" || color != "rgb(52, 183, 241)" {
 			t.Errorf("after the read status the tick is %q, colour %s, want read in blue", after, color)
 		}

@@ -37,6 +37,11 @@ const (
 		`"from_me":0,"sender_name":"Luis","body":"Hola desde whapi","type":"text","timestamp":1764620200,"ack":"pending"}`
 )
 
+// metaMessageAt is metaMessage sent at the Unix time at.
+func metaMessageAt(at int64) string {
+	return strings.Replace(metaMessage, `"timestamp":"1764620000"`, fmt.Sprintf(`"timestamp":"%d"`, at), 1)
+}
+
 // whapiText is a whapi message holding text.
 func whapiText(id, text string) string {
 	return fmt.Sprintf(`{"event_type":"message_received","id":%q,"chat_id":"5215550009@c.us","from":"5215550009@c.us",`+
@@ -547,22 +552,21 @@ func TestFormTokenFollowsCredentials(t *testing.T) {
 
 func TestConversationPages(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, withoutWorker)
-	r.seedConversation(t)
+	r := newRig(t)
+	r.postConversation(t)
 	list := r.page(t, "/conversations")
-	for _, want := range []string{"Ana Ruiz", "window open until", "/conversations/wa/PNID1:5215550001", "4 messages",
-		`<span class="tick failed"`, "Here is a coupon"} {
+	for _, want := range []string{"Juan Pérez", "Ana Ruiz", "window open until", "/conversations/whapi/573001112233@c.us",
+		"/conversations/wa/PNID1:5215550001", "3 messages", "Tracking: &lt;script&gt;"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("conversations page lacks %q", want)
 		}
 	}
-	path := "/conversations/wa/" + url.PathEscape(anaConversation)
+	path := "/conversations/whapi/" + url.PathEscape(juanConversation)
 	page := r.page(t, path)
 	for _, want := range []string{
-		`data-id="wamid.IN1" data-status="received"`, "Hi, is my order ready?",
-		`data-id="wamid.OUT1" data-status="delivered"`, `<span class="tick delivered"`,
-		`<span class="tick sent"`, "Tracking: &lt;script&gt;alert(1)&lt;/script&gt;",
-		`<span class="tick failed"`, "131047: Re-engagement message: More than 24 hours have passed",
+		`data-id="IN-W1" data-status="received"`, "Hola, ¿tienen menú?", "Juan Pérez",
+		`data-id="OUT-W1" data-status="delivered"`, `<span class="tick delivered"`, "¡Hola! Te comparto el menú.",
+		`data-id="OUT-W2" data-status="sent"`, `<span class="tick sent"`, "Tracking: &lt;script&gt;alert(1)&lt;/script&gt;",
 		`id="window">window open until`,
 	} {
 		if !strings.Contains(page, want) {
@@ -572,12 +576,19 @@ func TestConversationPages(t *testing.T) {
 	if strings.Contains(page, "<script>alert") {
 		t.Error("message text reached the page unescaped")
 	}
-	if strings.Index(page, "wamid.IN1") > strings.Index(page, "wamid.OUT3") {
+	if strings.Index(page, "IN-W1") > strings.Index(page, "OUT-W1") || strings.Index(page, "OUT-W1") > strings.Index(page, "OUT-W2") {
 		t.Error("messages are not in the order they were sent")
+	}
+	ana := r.page(t, "/conversations/wa/"+url.PathEscape(anaConversation))
+	for _, want := range []string{"Hi, is my order ready?", `data-id="wamid.OUT3" data-status="failed"`, `<span class="tick failed"`,
+		"131047: Re-engagement message: More than 24 hours have passed", "only its statuses were seen"} {
+		if !strings.Contains(ana, want) {
+			t.Errorf("Ana's conversation lacks %q", want)
+		}
 	}
 	r.readReceipt(t)
 	page = r.page(t, path)
-	if !strings.Contains(page, `data-id="wamid.OUT1" data-status="read"`) || !strings.Contains(page, `<span class="tick read"`) {
+	if !strings.Contains(page, `data-id="OUT-W1" data-status="read"`) || !strings.Contains(page, `<span class="tick read"`) {
 		t.Error("the read receipt does not turn the answer's ticks blue")
 	}
 }

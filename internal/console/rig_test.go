@@ -84,7 +84,6 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	if err := storage.Migrate(ctx, dbURL); err != nil {
 		t.Fatal(err)
 	}
-	createModelTables(t, dbURL)
 	store, err := storage.Open(ctx, dbURL, storage.Config{})
 	if err != nil {
 		t.Fatal(err)
