@@ -52,19 +52,8 @@ func (s *Store) SaveDeadLetters(ctx context.Context, letters []DeadLetter) error
 	}
 	b := &pgx.Batch{}
 	for _, l := range letters {
-		var headers map[string][]string
-		if l.Headers != nil {
-			headers = make(map[string][]string, len(l.Headers))
-			for name, values := range l.Headers {
-				clean := make([]string, len(values))
-				for i, v := range values {
-					clean[i] = pgText(v)
-				}
-				headers[pgText(name)] = clean
-			}
-		}
-		b.Queue(deadLetterSQL, l.Stream, l.Sequence, pgText(l.Subject), pgText(l.Source),
-			headersJSON(headers), l.Body, pgText(l.Reason), l.NumDelivered, l.Redrive.DeadLetterID, l.Redrive.Attempt)
+		b.Queue(deadLetterSQL, l.Stream, l.Sequence, pgText(l.Subject), IndexKey(l.Source),
+			headersJSON(l.Headers), l.Body, pgText(l.Reason), l.NumDelivered, l.Redrive.DeadLetterID, l.Redrive.Attempt)
 	}
 	if err := s.sendBatch(ctx, b); err != nil {
 		return fmt.Errorf("save dead letters: %w", err)

@@ -46,13 +46,22 @@ func IsTransient(err error) bool {
 		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
-// IsDataError reports whether err was caused by the data written (SQLSTATE
-// class 22, data exception, or 23, integrity violation): writing the same
-// data again fails again, so it is no use retrying. Any other failure may
-// pass on a later try.
+// IsDataError reports whether err was caused by the data written, so that
+// writing the same data again fails again and it is no use retrying: SQLSTATE
+// class 22 (data exception: invalid text, a value out of range), 23
+// (integrity violation) and 54 (program limit exceeded: an index row too
+// large, a value nested too deep for the parser's stack, too many columns or
+// arguments). Any other failure may pass on a later try.
 func IsDataError(err error) bool {
 	pgErr, ok := errors.AsType[*pgconn.PgError](err)
-	return ok && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
+	if !ok {
+		return false
+	}
+	switch pgErr.Code[:min(len(pgErr.Code), 2)] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 // IsMissingDatabase reports whether err says that the database named in the

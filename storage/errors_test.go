@@ -85,6 +85,11 @@ func TestIsDataError(t *testing.T) {
 		{&pgconn.PgError{Code: "22021"}, true},
 		{&pgconn.PgError{Code: "23502"}, true},
 		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "22P02"}), true},
+		{&pgconn.PgError{Code: "22003"}, true}, // numeric value out of range
+		{&pgconn.PgError{Code: "54000"}, true}, // program limit: index row too large
+		{&pgconn.PgError{Code: "54001"}, true}, // statement too complex: nesting past the stack depth
+		{&pgconn.PgError{Code: "54023"}, true}, // too many arguments
+		{&pgconn.PgError{Code: "53200"}, false},
 		{&pgconn.PgError{Code: "42P01"}, false},
 		{&pgconn.PgError{Code: "57P01"}, false},
 		{errors.New("closed pool"), false},

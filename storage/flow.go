@@ -18,15 +18,18 @@ ON CONFLICT (id) DO NOTHING`
 
 // SaveFlowExchanges stores exchanges in one transaction and one round trip.
 // An exchange already stored keeps its first row. Empty strings and JSON are
-// stored as NULL.
+// stored as NULL. Text columns go through IndexKey, and JSON that jsonb
+// refuses is stored with the refused parts replaced, as Save does.
 func (s *Store) SaveFlowExchanges(ctx context.Context, exchanges []hooklane.FlowExchange) error {
 	if len(exchanges) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
 	for _, x := range exchanges {
-		b.Queue(flowExchangeSQL, x.ID, x.Source, x.FlowID, x.FlowToken, x.Action, x.Screen, x.RequestID,
-			string(x.RequestData), string(x.Answer), x.Outcome,
+		data, _ := storableJSON(x.RequestData)
+		answer, _ := storableJSON(x.Answer)
+		b.Queue(flowExchangeSQL, IndexKey(x.ID), IndexKey(x.Source), IndexKey(x.FlowID), IndexKey(x.FlowToken),
+			IndexKey(x.Action), IndexKey(x.Screen), IndexKey(x.RequestID), data, answer, IndexKey(x.Outcome),
 			x.LatencyMS, x.At)
 	}
 	if err := s.sendBatch(ctx, b); err != nil {

@@ -113,12 +113,13 @@ func newModelBatch() *modelBatch {
 	}
 }
 
-// addEvent adds the facts of r's event with key, which was new. When r
-// carries the key twice, the first is the one stored.
+// addEvent adds the facts of r's event with key, which was new: key as
+// stored, through IndexKey. When r carries the key twice, the first is the
+// one stored.
 func (b *modelBatch) addEvent(r *Record, key string) {
 	for i := range r.Events {
 		e := &r.Events[i]
-		if e.Key != key {
+		if IndexKey(e.Key) != key { // key is the stored form
 			continue
 		}
 		for j := range e.Facts {
@@ -134,9 +135,9 @@ func (b *modelBatch) add(nf newFact) {
 	f := nf.fact
 	at := nf.at()
 	received := micro(nf.received)
-	account := keyText(nf.account)
-	conversation := keyText(f.ConversationID)
-	contact := keyText(f.Contact.ID)
+	account := IndexKey(nf.account)
+	conversation := IndexKey(f.ConversationID)
+	contact := IndexKey(f.Contact.ID)
 
 	if f.MessageID != "" && f.Kind != hooklane.FactContact && f.Kind != hooklane.FactConversation {
 		r := &messageRow{provider: nf.provider, account: account, conversation: conversation, contact: contact,
@@ -165,7 +166,7 @@ func (b *modelBatch) add(nf newFact) {
 				r.failedAt, r.errorJSON = at, string(f.Error)
 			}
 		}
-		k := messageKey{nf.source, keyText(f.MessageID)}
+		k := messageKey{nf.source, IndexKey(f.MessageID)}
 		if old, ok := b.messages[k]; ok {
 			mergeMessage(old, r)
 		} else {
@@ -211,7 +212,7 @@ func (b *modelBatch) add(nf newFact) {
 
 	if contact != "" {
 		c := &f.Contact
-		r := &contactRow{provider: nf.provider, phone: c.Phone, jid: keyText(c.JID), userID: c.UserID,
+		r := &contactRow{provider: nf.provider, phone: c.Phone, jid: IndexKey(c.JID), userID: c.UserID,
 			clientID: c.ClientID, firstSeen: at, lastSeen: at}
 		if c.Name != "" {
 			r.name, r.username, r.nameAt = c.Name, c.Username, at

@@ -148,14 +148,14 @@ const rederiveSQL = rederiveEvents + `
 const rederiveEvents = `
 WITH e AS (
 	INSERT INTO events (delivery_id, source, provider, event_type, event_key, account, resource_type,
-		resource_id, conversation_id, phone, occurred_at, received_at, payload)
+		resource_id, conversation_id, phone, occurred_at, received_at, payload, sanitised)
 	SELECT ev.delivery_id, ev.source, ev.provider, ev.type, ev.key, NULLIF(ev.account, ''), NULLIF(ev.resource_type, ''),
 		NULLIF(ev.resource_id, ''), NULLIF(ev.conversation_id, ''), NULLIF(ev.phone, ''),
-		ev.occurred_at, ev.received_at, ev.payload::jsonb
+		ev.occurred_at, ev.received_at, ev.payload::jsonb, ev.sanitised
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[],
-		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $17::bool[])
 		AS ev(delivery_id, source, provider, received_at, type, key, occurred_at, account, resource_type,
-			resource_id, conversation_id, phone, payload)
+			resource_id, conversation_id, phone, payload, sanitised)
 	ORDER BY ev.source, ev.key, ev.delivery_id
 	ON CONFLICT (source, event_key) DO NOTHING
 	RETURNING delivery_id, event_key
@@ -183,21 +183,26 @@ func (s *Store) Rederive(ctx context.Context, cp *ReplayCheckpoint, records []Re
 		accounts, resourceTypes, resourceIDs, conversations, phones, payloads []string
 		receivedAts                                                           []time.Time
 		occurred                                                              []pgtype.Timestamptz
+		sanitised                                                             []bool
 	)
+	// The columns as Save stores them: through IndexKey, and payloads
+	// made storable (storableJSON).
 	for _, r := range records {
 		d := &r.Delivery
 		for _, e := range r.Events {
+			payload, changed := storableJSON(e.Payload)
 			deliveryIDs = append(deliveryIDs, r.DeliveryID)
-			sources, providers, receivedAts = append(sources, d.Source), append(providers, d.Provider), append(receivedAts, d.ReceivedAt)
-			types, keys = append(types, e.Type), append(keys, e.Key)
+			sources, providers, receivedAts = append(sources, IndexKey(d.Source)), append(providers, IndexKey(d.Provider)), append(receivedAts, d.ReceivedAt)
+			types, keys = append(types, IndexKey(e.Type)), append(keys, IndexKey(e.Key))
 			occurred = append(occurred, pgtype.Timestamptz{Time: e.OccurredAt, Valid: !e.OccurredAt.IsZero()})
-			accounts, resourceTypes, resourceIDs = append(accounts, e.Account), append(resourceTypes, e.ResourceType), append(resourceIDs, e.ResourceID)
-			conversations, phones, payloads = append(conversations, e.ConversationID), append(phones, e.Phone), append(payloads, string(e.Payload))
+			accounts, resourceTypes, resourceIDs = append(accounts, IndexKey(e.Account)), append(resourceTypes, IndexKey(e.ResourceType)), append(resourceIDs, IndexKey(e.ResourceID))
+			conversations, phones, payloads = append(conversations, IndexKey(e.ConversationID)), append(phones, IndexKey(e.Phone)), append(payloads, payload)
+			sanitised = append(sanitised, changed)
 		}
 	}
 	args := []any{deliveryIDs, sources, providers, receivedAts, types, keys, occurred,
 		accounts, resourceTypes, resourceIDs, conversations, phones, payloads,
-		through, len(records), cp.Job.Key()}
+		through, len(records), cp.Job.Key(), sanitised}
 	var events int
 	var err error
 	if s.skipModel || !hasFacts(rederivedRecords(records)) {

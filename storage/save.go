@@ -51,13 +51,13 @@ WITH input AS (
 	RETURNING id, source, dedupe_key
 ), e AS (
 	INSERT INTO events (delivery_id, source, provider, event_type, event_key, account, resource_type,
-		resource_id, conversation_id, phone, occurred_at, received_at, payload)
+		resource_id, conversation_id, phone, occurred_at, received_at, payload, sanitised)
 	SELECT d.id, i.source, i.provider, ev.type, ev.key, NULLIF(ev.account, ''), NULLIF(ev.resource_type, ''),
 		NULLIF(ev.resource_id, ''), NULLIF(ev.conversation_id, ''), NULLIF(ev.phone, ''),
-		ev.occurred_at, i.received_at, ev.payload::jsonb
+		ev.occurred_at, i.received_at, ev.payload::jsonb, ev.sanitised
 	FROM unnest($9::bigint[], $10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::text[],
-		$15::text[], $16::text[], $17::text[], $18::text[])
-		AS ev(n, type, key, occurred_at, account, resource_type, resource_id, conversation_id, phone, payload)
+		$15::text[], $16::text[], $17::text[], $18::text[], $19::bool[])
+		AS ev(n, type, key, occurred_at, account, resource_type, resource_id, conversation_id, phone, payload, sanitised)
 	JOIN input i ON i.n = ev.n
 	JOIN d ON d.source = i.source AND d.dedupe_key = i.dedupe_key
 	ORDER BY i.source, ev.key, i.dedupe_key
@@ -79,7 +79,11 @@ SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM e),
 const maxStatementBytes = 32 << 20
 
 // Save stores records in one transaction and one round trip, and returns once
-// it committed; on error it stores nothing. A delivery already stored, earlier
+// it committed; on error it stores nothing. Every text column is stored
+// through IndexKey, so an oversized or invalid value is kept in a bounded,
+// still unique form (whole in the body and payload); an event's payload that
+// jsonb refuses is stored with the refused parts replaced and the event
+// marked sanitised (see storableJSON), so one bad character costs no event. A delivery already stored, earlier
 // or in the same batch, counts as a duplicate and its events are skipped: they
 // were committed with it. An event already stored from another delivery of the
 // same source is skipped too.
@@ -277,26 +281,29 @@ func saveArgs(records []Record) []any {
 		conversations = make([]string, 0, events)
 		phones        = make([]string, 0, events)
 		payloads      = make([]string, 0, events)
+		sanitised     = make([]bool, 0, events)
 	)
 	for i := range records {
 		d := &records[i].Delivery
-		sources[i], providers[i], eventTypes[i], dedupeKeys[i] = d.Source, d.Provider, d.EventType, d.DedupeKey
-		requestIDs[i], headers[i], bodies[i], receivedAts[i] = d.RequestID, headersJSON(d.Headers), d.Body, d.ReceivedAt
+		sources[i], providers[i], eventTypes[i], dedupeKeys[i] = IndexKey(d.Source), IndexKey(d.Provider), IndexKey(d.EventType), IndexKey(d.DedupeKey)
+		requestIDs[i], headers[i], bodies[i], receivedAts[i] = IndexKey(d.RequestID), headersJSON(d.Headers), d.Body, d.ReceivedAt
 		for _, e := range records[i].Events {
+			payload, changed := storableJSON(e.Payload)
 			ordinals = append(ordinals, int64(i+1))
-			types = append(types, e.Type)
-			keys = append(keys, e.Key)
+			types = append(types, IndexKey(e.Type))
+			keys = append(keys, IndexKey(e.Key))
 			occurred = append(occurred, pgtype.Timestamptz{Time: e.OccurredAt, Valid: !e.OccurredAt.IsZero()})
-			accounts = append(accounts, e.Account)
-			resourceTypes = append(resourceTypes, e.ResourceType)
-			resourceIDs = append(resourceIDs, e.ResourceID)
-			conversations = append(conversations, e.ConversationID)
-			phones = append(phones, e.Phone)
-			payloads = append(payloads, string(e.Payload))
+			accounts = append(accounts, IndexKey(e.Account))
+			resourceTypes = append(resourceTypes, IndexKey(e.ResourceType))
+			resourceIDs = append(resourceIDs, IndexKey(e.ResourceID))
+			conversations = append(conversations, IndexKey(e.ConversationID))
+			phones = append(phones, IndexKey(e.Phone))
+			payloads = append(payloads, payload)
+			sanitised = append(sanitised, changed)
 		}
 	}
 	return []any{
 		sources, providers, eventTypes, dedupeKeys, requestIDs, headers, bodies, receivedAts,
-		ordinals, types, keys, occurred, accounts, resourceTypes, resourceIDs, conversations, phones, payloads,
+		ordinals, types, keys, occurred, accounts, resourceTypes, resourceIDs, conversations, phones, payloads, sanitised,
 	}
 }

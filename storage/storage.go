@@ -65,13 +65,40 @@ func (s *Store) sendBatch(ctx context.Context, b *pgx.Batch) error {
 	return s.pool.SendBatch(ctx, b).Close()
 }
 
-// headersJSON encodes h as a JSON object of string arrays, {} when h is nil.
+// headersJSON encodes h as a JSON object of string arrays, {} when h is nil,
+// with text jsonb cannot hold (NUL, invalid UTF-8) cleaned.
 func headersJSON(h map[string][]string) string {
 	if h == nil {
 		return "{}"
 	}
-	b, _ := json.Marshal(h) // a map of strings always encodes
+	if !needsCleaning(h) {
+		b, _ := json.Marshal(h) // a map of strings always encodes
+		return string(b)
+	}
+	clean := make(map[string][]string, len(h))
+	for name, values := range h {
+		cv := make([]string, len(values))
+		for i, v := range values {
+			cv[i] = pgText(v)
+		}
+		clean[pgText(name)] = cv
+	}
+	b, _ := json.Marshal(clean) // a map of strings always encodes
 	return string(b)
+}
+
+func needsCleaning(h map[string][]string) bool {
+	for name, values := range h {
+		if !storableText(name) {
+			return true
+		}
+		for _, v := range values {
+			if !storableText(v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pgText makes s storable as PostgreSQL text, which holds neither NUL bytes

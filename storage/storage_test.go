@@ -423,12 +423,10 @@ func TestSavePermanentError(t *testing.T) {
 		change func(*storage.Record)
 		code   string
 	}{
-		{"NUL escape in payload", func(r *storage.Record) {
-			r.Events[0].Payload = json.RawMessage(`{"text":"a\u0000b"}`)
-		}, "22P05"},
-		{"invalid UTF-8 in phone", func(r *storage.Record) { r.Events[0].Phone = "\xff\xfe" }, "22021"},
-		{"NUL byte in dedupe key", func(r *storage.Record) { r.Delivery.DedupeKey = "a\x00b" }, "22021"},
 		{"payload not JSON", func(r *storage.Record) { r.Events[0].Payload = json.RawMessage(`{`) }, "22P02"},
+		{"payload nested past the parser's stack", func(r *storage.Record) {
+			r.Events[0].Payload = json.RawMessage(strings.Repeat(`{"a":`, 50_000) + "1" + strings.Repeat("}", 50_000))
+		}, "54001"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -444,8 +442,8 @@ func TestSavePermanentError(t *testing.T) {
 			if pgErr, ok := errors.AsType[*pgconn.PgError](err); !ok || pgErr.Code != tt.code {
 				t.Errorf("Save error = %v, want SQLSTATE %s", err, tt.code)
 			}
-			if storage.IsTransient(err) {
-				t.Errorf("IsTransient(%v) = true", err)
+			if storage.IsTransient(err) || !storage.IsDataError(err) {
+				t.Errorf("IsTransient, IsDataError = %v, %v for %v; want false, true", storage.IsTransient(err), storage.IsDataError(err), err)
 			}
 			if n := count(t, conn, "SELECT count(*) FROM deliveries"); n != 0 {
 				t.Errorf("deliveries after a failed Save = %d, want 0", n)

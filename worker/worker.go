@@ -290,9 +290,9 @@ func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	return stop
 }
 
-// write stores items in one transaction and settles them. A permanent
-// failure is isolated by writing each item alone; the items that still fail
-// are returned for the dead-letter table.
+// write stores items in one transaction and settles them. A failure that is
+// not transient is isolated by writing each item alone; the items that still
+// fail for their data are returned for the dead-letter table.
 func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
 	res, err := w.save(ctx, items)
 	switch {
@@ -309,10 +309,14 @@ func (w *Worker) write(ctx context.Context, items []item) ([]deadItem, error) {
 			w.ack(it)
 		}
 		return nil, nil
-	case !storage.IsDataError(err) || len(items) == 1:
+	case storage.IsTransient(err) || len(items) == 1:
 		return w.retryOrDie(items, err), nil
 	}
-	w.log.Warn("batch write failed permanently; isolating", "size", len(items), "err", err)
+	// Not the database's own trouble: the data of one item may cause it
+	// (storage.IsDataError), or a failure no class names yet. Written one
+	// by one, only the items that fail again are retried or dead-lettered,
+	// and the rest are stored after this one failed try.
+	w.log.Warn("batch write failed, not for the database's own trouble; writing its items one by one", "size", len(items), "err", err)
 	var dead []deadItem
 	for _, it := range items {
 		lost, stop := w.write(ctx, []item{it})

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -211,6 +212,8 @@ type hostileCase struct {
 	fate   fate
 	marker string
 	reason string // for a dead letter: what its reason must say
+	// sanitised: the event is stored with what jsonb refuses replaced.
+	sanitised bool
 	check  func(t *testing.T, a answer)
 }
 
@@ -385,16 +388,31 @@ func webhookCases(s hostileSigner) []hostileCase {
 		b := s.body(m, `caf\u00e9`)
 		cases = append(cases, hostileCase{name: `escaped unicode \u00e9`, req: post(b, s.headers(b)...), status: statuses(200), fate: stored, marker: m})
 	}
-	// Signed content Postgres cannot hold in text or jsonb: accepted (it is
-	// authentic, and a provider would retry a refusal for days), then kept
-	// as a dead letter with the reason. Never dropped in silence.
-	for _, d := range []struct{ name, text, reason string }{
-		{"invalid UTF-8 in a string", "caf\xe9 \xff\xfe", "invalid byte sequence"},
-		{`escaped NUL \u0000`, `a\u0000b`, "unsupported Unicode escape sequence"},
+	// Signed content jsonb cannot hold as sent: accepted (it is authentic,
+	// and a provider would retry a refusal for days), the delivery kept
+	// byte for byte and the event stored with what jsonb refuses replaced,
+	// marked sanitised.
+	for _, d := range []struct{ name, text string }{
+		{"invalid UTF-8 in a string", "caf\xe9 \xff\xfe"},
+		{`escaped NUL \u0000`, `a\u0000b`},
+		{`lone surrogate \ud800`, `broken \ud800 emoji`},
+		{"number 1e999999", `","n":1e999999,"m":"`},
 	} {
-		m := newMarker("DEAD")
+		m := newMarker("VALID")
 		b := s.body(m, d.text)
-		cases = append(cases, hostileCase{name: d.name, req: post(b, s.headers(b)...), status: statuses(200), fate: deadLettered, marker: m, reason: d.reason})
+		cases = append(cases, hostileCase{name: d.name, req: post(b, s.headers(b)...), status: statuses(200), fate: stored, marker: m, sanitised: true})
+	}
+	if s.source == "whapi" {
+		// Values over what an index row holds: stored in their bounded form,
+		// whole in the payload.
+		for _, d := range []struct{ name, body string }{
+			{"9 KB chat_id", `{"event_type":"message_received","id":"%s","chat_id":"` + incompressible(9<<10) + `@c.us","from":"573001112233@c.us","body":"x","type":"text"}`},
+			{"10 KB event type", `{"event_type":"` + incompressible(10<<10) + `","id":"%s","chat_id":"573001112233@c.us"}`},
+		} {
+			m := newMarker("VALID")
+			b := fmt.Sprintf(d.body, m)
+			cases = append(cases, hostileCase{name: d.name, req: post(b, s.headers(b)...), status: statuses(200), fate: stored, marker: m})
+		}
 	}
 	if s.auth != "" {
 		cases = append(cases,
@@ -715,6 +733,11 @@ func hostileCheckStore(t *testing.T, s *hostileServer, cases []hostileCase) {
 		if got := [4]int{inDeliveries, inEvents, inDead, inExchanges}; got != want {
 			t.Errorf("%s: marker in deliveries, events, dead letters, exchanges = %v, want %v", c.name, got, want)
 		}
+		if c.fate == stored {
+			if n := s.count(t, "SELECT count(*) FROM events WHERE strpos(payload::text, $1) > 0 AND sanitised = $2", c.marker, c.sanitised); n != 1 {
+				t.Errorf("%s: the event is not stored with sanitised = %v", c.name, c.sanitised)
+			}
+		}
 		if c.fate == deadLettered {
 			if n := s.count(t, "SELECT count(*) FROM dead_letters WHERE position($1::bytea in body) > 0 AND strpos(reason, $2) > 0", m, c.reason); n != 1 {
 				var reason string
@@ -887,4 +910,15 @@ func TestHostileLargeDeliveryWithinTheLimit(t *testing.T) {
 		}
 		g.waitCount(t, 1, "SELECT count(*) FROM deliveries WHERE position($1::bytea in body) > 0", []byte(m))
 	}
+}
+
+// incompressible is n bytes of hex that PostgreSQL cannot compress into an
+// index row, as random ids are.
+func incompressible(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		sum := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
+		b.WriteString(hex.EncodeToString(sum[:]))
+	}
+	return b.String()[:n]
 }
