@@ -214,7 +214,7 @@ type hostileCase struct {
 	reason string // for a dead letter: what its reason must say
 	// sanitised: the event is stored with what jsonb refuses replaced.
 	sanitised bool
-	check  func(t *testing.T, a answer)
+	check     func(t *testing.T, a answer)
 }
 
 var hostileSeq atomic.Int64
@@ -367,8 +367,8 @@ func webhookCases(s hostileSigner) []hostileCase {
 			w.framing = lengthChunked
 			return w
 		}, nil),
-		keep("1000 headers within the limit", func(b string) wire {
-			return post(b, append(s.headers(b), manyHeaders(40<<10)...)...)
+		keep("200 headers within the limit", func(b string) wire {
+			return post(b, append(s.headers(b), manyHeaders(10<<10)...)...)
 		}, nil),
 		keep("query string ignored", func(b string) wire {
 			w := post(b, s.headers(b)...)
