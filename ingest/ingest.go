@@ -181,6 +181,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *source, s
 		h.reject(w, r, src, http.StatusBadRequest, outcomeBadJSON, err.Error())
 		return
 	}
+	summary = bounded(summary, body)
 	d := &hooklane.Delivery{
 		Source:     src.Name,
 		Provider:   src.Provider.Name(),

@@ -367,8 +367,8 @@ func webhookCases(s hostileSigner) []hostileCase {
 			w.framing = lengthChunked
 			return w
 		}, nil),
-		keep("200 headers within the limit", func(b string) wire {
-			return post(b, append(s.headers(b), manyHeaders(10<<10)...)...)
+		keep("1000 headers within the limit", func(b string) wire {
+			return post(b, append(s.headers(b), manyHeaders(40<<10)...)...)
 		}, nil),
 		keep("query string ignored", func(b string) wire {
 			w := post(b, s.headers(b)...)
@@ -909,6 +909,34 @@ func TestHostileLargeDeliveryWithinTheLimit(t *testing.T) {
 				size, 4<<20, a.status, a.header.Get("Retry-After"), bytes.TrimSpace(a.body))
 		}
 		g.waitCount(t, 1, "SELECT count(*) FROM deliveries WHERE position($1::bytea in body) > 0", []byte(m))
+	}
+}
+
+// TestHostileOversizedIDAndEventType: a 3.8 MB Platica id and a 2 MB whapi
+// event_type, signed and within ingest.max_body_bytes, are stored: the id
+// gives way to the body's hash in the message's headers, the event type is
+// cut there, and the body keeps both whole.
+func TestHostileOversizedIDAndEventType(t *testing.T) {
+	t.Parallel()
+	g := startAll(t, "")
+	s := &hostileServer{instance: g, addr: strings.TrimPrefix(g.url, "http://")}
+	platica, whapi := hostileSigners[0], hostileSigners[3]
+	for _, tc := range []struct {
+		name, path string
+		signer     hostileSigner
+		body       string
+	}{
+		{"3.8 MB Platica id", "/webhooks/platica", platica, `{"id":"` + newMarker("VALID") + incompressible(3_800_000) +
+			`","event":"message.created","workspaceId":"ws_1","timestamp":"2026-05-06T19:00:00.000Z","resourceType":"message","resourceId":"r1","data":{"text":"hola"}}`},
+		{"2 MB whapi event_type", "/webhooks/whapi", whapi,
+			`{"event_type":"` + incompressible(2<<20) + `","id":"` + newMarker("VALID") + `","chat_id":"573001112233@c.us"}`},
+	} {
+		a := s.send(t, wire{method: "POST", target: tc.path, headers: tc.signer.headers(tc.body), body: []byte(tc.body)})
+		if a.status != http.StatusOK {
+			t.Fatalf("%s: status %d (%s), want 200", tc.name, a.status, bytes.TrimSpace(a.body))
+		}
+		g.waitCount(t, 1, "SELECT count(*) FROM deliveries WHERE body = $1 AND length(dedupe_key) <= 256 AND length(event_type) <= 256", []byte(tc.body))
+		g.waitCount(t, 1, "SELECT count(*) FROM events e JOIN deliveries d ON d.id = e.delivery_id WHERE d.body = $1", []byte(tc.body))
 	}
 }
 
