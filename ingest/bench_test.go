@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -115,17 +114,4 @@ func benchmarkBare(b *testing.B, publish func(ctx context.Context, req *http.Req
 			}
 		}
 	})
-}
-
-// BenchmarkReadBody isolates the bounded read of a 3 MB Meta-sized body.
-func BenchmarkReadBody(b *testing.B) {
-	h := &Handler{cfg: Config{MaxBodyBytes: 4 << 20}}
-	body := bytes.Repeat([]byte("x"), 3<<20)
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-		if _, err := h.readBody(httptest.NewRecorder(), req); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -6,11 +6,11 @@
 package ingest
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,6 +69,11 @@ type Config struct {
 	RetryAfter time.Duration
 	// Flows answers flow deliveries; without it they are only queued.
 	Flows FlowAnswerer
+	// BodyBudget bounds the bytes bodies hold until their request is
+	// authenticated, shared with the process's other handlers; past it a
+	// request is answered 503. It must hold a body of MaxBodyBytes.
+	// Defaults to a budget of httpserver.DefaultBodyBudget of its own.
+	BodyBudget *httpserver.BodyBudget
 }
 
 // Handler serves POST /webhooks/{source} and, for meta sources, the GET
@@ -95,6 +100,14 @@ func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Register
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.BodyBudget == nil {
+		if cfg.BodyBudget, err = httpserver.NewBodyBudget(0, reg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.BodyBudget.Size() <= cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("ingest: the body budget of %d bytes cannot hold one body of max_body_bytes %d", cfg.BodyBudget.Size(), cfg.MaxBodyBytes)
 	}
 	h := &Handler{
 		pub:        pub,
@@ -131,6 +144,7 @@ const (
 	outcomeHandshakeFailed  = "handshake_forbidden"
 	outcomeQueueUnavailable = "queue_unavailable"
 	outcomeBadRequest       = "bad_request"
+	outcomeBusy             = "busy"
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -157,17 +171,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *source, start time.Time) {
-	body, err := h.readBody(w, r)
+	read, err := h.cfg.BodyBudget.ReadBody(w, r, h.cfg.MaxBodyBytes)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			h.reject(w, r, src, http.StatusRequestEntityTooLarge, outcomeTooLarge,
 				"body over the limit of "+strconv.FormatInt(h.cfg.MaxBodyBytes, 10)+" bytes")
-			return
+		case errors.Is(err, httpserver.ErrBusy):
+			w.Header().Set("Retry-After", h.retryAfter)
+			h.reject(w, r, src, http.StatusServiceUnavailable, outcomeBusy, err.Error())
+		default:
+			h.reject(w, r, src, http.StatusBadRequest, outcomeBadRequest, "reading body: "+err.Error())
 		}
-		h.reject(w, r, src, http.StatusBadRequest, outcomeBadRequest, "reading body: "+err.Error())
 		return
 	}
+	defer read.Release()
+	body := read.Bytes
 	if err := src.Authenticate(r.Header, body); err != nil {
 		outcome := outcomeBadSignature
 		if errors.Is(err, hooklane.ErrUnauthorized) {
@@ -176,6 +196,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, src *source, s
 		h.reject(w, r, src, http.StatusUnauthorized, outcome, err.Error())
 		return
 	}
+	read.Release() // authenticated: its bytes no longer count against the budget
 	summary, err := src.Provider.Inspect(body)
 	if err != nil {
 		h.reject(w, r, src, http.StatusBadRequest, outcomeBadJSON, err.Error())
@@ -269,18 +290,6 @@ func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, src *source)
 	w.Header().Set("X-Content-Type-Options", "nosniff") // the challenge is echoed as given
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, q.Get("hub.challenge"))
-}
-
-// readBody reads the whole body, refusing more than MaxBodyBytes before
-// reading any of it when Content-Length already says so.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	limit := h.cfg.MaxBodyBytes
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	return buf.Bytes(), err
 }
 
 // reject answers a refused request, logs the reason once and counts it.

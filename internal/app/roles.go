@@ -46,6 +46,22 @@ type Process struct {
 	background []func(context.Context) error
 	// consoleLn is the console's listener, until its server serves on it.
 	consoleLn net.Listener
+	// budget bounds the bodies of requests not yet authenticated, across
+	// the webhook receiver and the flow endpoint.
+	budget *httpserver.BodyBudget
+}
+
+// bodyBudget is the process's one budget for request bodies not yet
+// authenticated, created with its metrics on first use.
+func (p *Process) bodyBudget() (*httpserver.BodyBudget, error) {
+	if p.budget == nil {
+		b, err := httpserver.NewBodyBudget(p.cfg.Ingest.MaxUnauthenticatedBytes, p.registry)
+		if err != nil {
+			return nil, err
+		}
+		p.budget = b
+	}
+	return p.budget, nil
 }
 
 // NewProcess returns a Process with its metrics registry and HTTP mux,
@@ -107,7 +123,7 @@ func (p *Process) Dial(name string, embed bool) error {
 		if !embed {
 			return errors.New("no NATS: set NATS_URL or nats.url (only \"hooklane all\" embeds a server)")
 		}
-		srv, err := queue.Embedded(p.cfg.NATS.StoreDir, p.cfg.NATS.Listen)
+		srv, err := queue.Embedded(p.embeddedConfig())
 		if err != nil {
 			return err
 		}
@@ -119,6 +135,9 @@ func (p *Process) Dial(name string, embed bool) error {
 			p.log.Info("embedded NATS started", "store_dir", p.cfg.NATS.StoreDir)
 		}
 	}
+	if p.cfg.NATS.Token != "" {
+		opts = append(opts, nats.Token(p.cfg.NATS.Token))
+	}
 	nc, err := queue.Connect(natsURL, name, p.log, opts...)
 	if err != nil {
 		return err
@@ -128,6 +147,11 @@ func (p *Process) Dial(name string, embed bool) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	return nil
+}
+
+// embeddedConfig is the embedded server's part of the config.
+func (p *Process) embeddedConfig() queue.EmbeddedConfig {
+	return queue.EmbeddedConfig{StoreDir: p.cfg.NATS.StoreDir, Listen: p.cfg.NATS.Listen, Token: p.cfg.NATS.Token}
 }
 
 // openStore prepares the database (creating it when create is set, for a
@@ -180,6 +204,11 @@ func (p *Process) ingestHandler() (*queue.ExchangeRecorder, error) {
 		closeRecorder(recorder)
 		return nil, err
 	}
+	budget, err := p.bodyBudget()
+	if err != nil {
+		closeRecorder(recorder)
+		return nil, err
+	}
 	h, err := ingest.New(p.js, ingest.Config{
 		Sources:        sources,
 		Stream:         p.cfg.NATS.Stream,
@@ -188,6 +217,7 @@ func (p *Process) ingestHandler() (*queue.ExchangeRecorder, error) {
 		PublishTimeout: p.cfg.Ingest.PublishTimeout,
 		RetryAfter:     p.cfg.Ingest.RetryAfter,
 		Flows:          flows,
+		BodyBudget:     budget,
 	}, p.log, p.registry)
 	if err != nil {
 		closeRecorder(recorder)
@@ -356,7 +386,7 @@ func NATS(ctx context.Context, cfg *config.Config, logger *slog.Logger, e Env) e
 		return err
 	}
 	defer p.Close()
-	srv, err := queue.Embedded(cfg.NATS.StoreDir, cfg.NATS.Listen)
+	srv, err := queue.Embedded(p.embeddedConfig())
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,12 @@ type NATS struct {
 	// retries before they reach a worker; the workers drop later ones. The
 	// server holds every id of the window in memory. Defaults to 2m.
 	DuplicateWindow time.Duration `yaml:"duplicate_window" validate:"gte=0"`
+
+	// Token is the NATS credential: every role connects with it, and the
+	// embedded server, when it listens, requires it of every client. A
+	// listen address other than loopback refuses to start without it.
+	// HOOKLANE_NATS_TOKEN overrides it. Defaults to none.
+	Token string `yaml:"token"`
 }
 
 // Source is one webhook sender, served at /webhooks/<name>.
@@ -147,6 +153,12 @@ type Ingest struct {
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
 	// Defaults to 25s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"gte=0"`
+
+	// MaxUnauthenticatedBytes bounds the bytes that request bodies hold,
+	// across the process, before their request is authenticated; past it
+	// a request is answered 503 with Retry-After. It must exceed
+	// MaxBodyBytes. Defaults to httpserver.DefaultBodyBudget, 64 MiB.
+	MaxUnauthenticatedBytes int64 `yaml:"max_unauthenticated_bytes" validate:"gte=0"`
 }
 
 // Worker tunes the consumers that persist events.
@@ -280,6 +292,7 @@ func (c *Config) override(lookup func(string) (string, bool), vars map[string][]
 		{EnvDatabaseURL, "database_url", &c.DatabaseURL},
 		{EnvNATSURL, "nats.url", &c.NATS.URL},
 		{EnvNATSListen, "nats.listen", &c.NATS.Listen},
+		{EnvNATSToken, "nats.token", &c.NATS.Token},
 		{EnvAddr, "addr", &c.Addr},
 		{EnvConsoleAddr, "console.addr", &c.Console.Addr},
 		{EnvConsoleToken, "console.token", &c.Console.Token},
@@ -306,6 +319,7 @@ func (c *Config) applyDefaults() {
 	c.Ingest.PublishTimeout = cmp.Or(c.Ingest.PublishTimeout, ingest.DefaultPublishTimeout)
 	c.Ingest.RetryAfter = cmp.Or(c.Ingest.RetryAfter, ingest.DefaultRetryAfter)
 	c.Ingest.ShutdownTimeout = cmp.Or(c.Ingest.ShutdownTimeout, httpserver.DefaultShutdownTimeout)
+	c.Ingest.MaxUnauthenticatedBytes = cmp.Or(c.Ingest.MaxUnauthenticatedBytes, httpserver.DefaultBodyBudget)
 	c.Worker.Consumer = cmp.Or(c.Worker.Consumer, worker.DefaultConsumer)
 	c.Worker.BatchSize = cmp.Or(c.Worker.BatchSize, worker.DefaultBatchSize)
 	c.Worker.BatchWait = cmp.Or(c.Worker.BatchWait, worker.DefaultBatchWait)

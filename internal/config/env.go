@@ -10,6 +10,7 @@ const (
 	EnvDatabaseURL = "DATABASE_URL"
 	EnvNATSURL     = "NATS_URL"
 	EnvNATSListen  = "HOOKLANE_NATS_LISTEN"
+	EnvNATSToken   = "HOOKLANE_NATS_TOKEN"
 	EnvLogLevel    = "LOG_LEVEL"
 	EnvLogFormat   = "LOG_FORMAT"
 
@@ -20,7 +21,7 @@ const (
 )
 
 // Environment lists the variables the binary reads itself.
-var Environment = []string{EnvConfig, EnvAddr, EnvDatabaseURL, EnvNATSURL, EnvNATSListen, EnvLogLevel, EnvLogFormat,
+var Environment = []string{EnvConfig, EnvAddr, EnvDatabaseURL, EnvNATSURL, EnvNATSListen, EnvNATSToken, EnvLogLevel, EnvLogFormat,
 	EnvConsoleAddr, EnvConsoleToken, EnvConsoleUser, EnvConsolePassword}
 
 // Reference is one ${VAR} in a config file.

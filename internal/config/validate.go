@@ -12,6 +12,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/hooklane/hooklane/internal/provider"
+	"github.com/hooklane/hooklane/internal/queue"
 )
 
 var subjectToken = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
@@ -102,6 +103,14 @@ func (c *Config) validate(pos positions, vars map[string][]string) error {
 	}
 	if err := c.Retention.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Ingest.MaxUnauthenticatedBytes <= c.Ingest.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("ingest.max_unauthenticated_bytes: %d cannot hold one body of ingest.max_body_bytes %d; raise it above that",
+			c.Ingest.MaxUnauthenticatedBytes, c.Ingest.MaxBodyBytes))
+	}
+	if c.NATS.Listen != "" && c.NATS.Token == "" && !queue.ListenIsLoopback(c.NATS.Listen) {
+		errs = append(errs, fmt.Errorf("nats.listen: %s is reachable from other machines, and anyone who reaches it could queue forged deliveries and read flow data: "+
+			"set nats.token (or %s), or listen on 127.0.0.1", c.NATS.Listen, EnvNATSToken))
 	}
 	return errors.Join(errs...)
 }

@@ -3,7 +3,9 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // embedded runs hooklane's own embedded server and connects in process.
 func embedded(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	srv, err := Embedded(t.TempDir(), "")
+	srv, err := Embedded(EmbeddedConfig{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestExchangeRecorderDropsRatherThanBlocks(t *testing.T) {
 }
 
 func TestEmbeddedListens(t *testing.T) {
-	srv, err := Embedded(t.TempDir(), "127.0.0.1:0")
+	srv, err := Embedded(EmbeddedConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,54 @@ func TestEmbeddedListens(t *testing.T) {
 	if err := CheckPayload(nc, 4<<20); err != nil {
 		t.Error(err)
 	}
-	if _, err := Embedded(t.TempDir(), "no-port"); err == nil {
+	if _, err := Embedded(EmbeddedConfig{StoreDir: t.TempDir(), Listen: "no-port"}); err == nil {
 		t.Error("a listen address without a port was accepted")
+	}
+}
+
+// TestEmbeddedAuth: a listen address without a host binds loopback; one
+// other machines reach is refused without a token; with a token, a client
+// without it is refused and one with it, by option or in its URL, joins.
+func TestEmbeddedAuth(t *testing.T) {
+	srv, err := Embedded(EmbeddedConfig{StoreDir: t.TempDir(), Listen: ":0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host := srv.Addr().(*net.TCPAddr).IP; !host.IsLoopback() {
+		t.Errorf("listen \":0\" bound %s, want loopback", host)
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	for _, listen := range []string{"0.0.0.0:0", "[::]:0", "192.0.2.1:4222"} {
+		if _, err := Embedded(EmbeddedConfig{StoreDir: t.TempDir(), Listen: listen}); err == nil || !strings.Contains(err.Error(), "token") {
+			t.Errorf("listen %s without a token: %v, want a refusal that asks for a token", listen, err)
+		}
+	}
+
+	srv, err = Embedded(EmbeddedConfig{StoreDir: t.TempDir(), Listen: "0.0.0.0:0", Token: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	port := srv.Addr().(*net.TCPAddr).Port
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	if nc, err := nats.Connect(url); err == nil {
+		nc.Close()
+		t.Error("a client without the token joined")
+	}
+	if nc, err := nats.Connect(url, nats.Token("guess")); err == nil {
+		nc.Close()
+		t.Error("a client with a wrong token joined")
+	}
+	for _, opts := range [][]nats.Option{{nats.Token("s3cret")}, nil, {nats.InProcessServer(srv), nats.Token("s3cret")}} {
+		u := url
+		if opts == nil {
+			u = fmt.Sprintf("nats://s3cret@127.0.0.1:%d", port)
+		}
+		nc, err := nats.Connect(u, opts...)
+		if err != nil {
+			t.Fatalf("a client with the token (%s, %d options): %v", u, len(opts), err)
+		}
+		nc.Close()
 	}
 }
