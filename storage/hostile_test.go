@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/storage"
 )
@@ -198,4 +199,39 @@ func incompressible(n int) string {
 		b.WriteString(hex.EncodeToString(sum[:]))
 	}
 	return b.String()[:n]
+}
+
+// TestSaveManyEvents: a delivery with more events than one statement
+// carries is stored whole in one transaction, or not at all.
+func TestSaveManyEvents(t *testing.T) {
+	t.Parallel()
+	s, conn := newStore(t)
+	many := func(dedupeKey string, n int) storage.Record {
+		r := record("wa", dedupeKey)
+		for i := range n {
+			key := fmt.Sprintf("status:%s:%d", dedupeKey, i)
+			r.Events = append(r.Events, hooklane.Event{Type: "status", Key: key, Payload: json.RawMessage(`{"id":"` + key + `"}`)})
+		}
+		return r
+	}
+	small := record("wa", "small", "message:small")
+	big := many("big", 25_000)
+	if res := save(t, s, small, big, record("wa", "after", "message:after")); res != (storage.SaveResult{Deliveries: 3, Events: 25_002}) {
+		t.Errorf("Save = %+v, want 3 deliveries and 25002 events", res)
+	}
+	if res := save(t, s, big); res != (storage.SaveResult{Duplicates: 1}) {
+		t.Errorf("Save again = %+v, want a duplicate and no event", res)
+	}
+	// One bad payload in the last part fails the whole delivery.
+	bad := many("bad", 21_000)
+	bad.Events[20_999].Payload = json.RawMessage(`{`)
+	if _, err := s.Save(t.Context(), []storage.Record{bad}); !storage.IsDataError(err) {
+		t.Fatalf("Save with a bad payload in its last part: %v, want a data error", err)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM deliveries WHERE dedupe_key = 'bad'"); n != 0 {
+		t.Errorf("the failed delivery was stored")
+	}
+	if n := count(t, conn, "SELECT count(*) FROM events WHERE event_key LIKE 'status:bad:%'"); n != 0 {
+		t.Errorf("%d events of the failed delivery were stored", n)
+	}
 }

@@ -73,72 +73,150 @@ SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM e),
 	coalesce((SELECT array_agg(i.n) FROM e JOIN d ON d.id = e.delivery_id JOIN input i ON i.source = d.source AND i.dedupe_key = d.dedupe_key), '{}'),
 	coalesce((SELECT array_agg(e.event_key) FROM e JOIN d ON d.id = e.delivery_id JOIN input i ON i.source = d.source AND i.dedupe_key = d.dedupe_key), '{}')`
 
-// maxStatementBytes bounds the bodies and payloads one saveSQL carries: a
-// batch of large deliveries takes several statements, each far below
-// PostgreSQL's limit of 1 GB a message.
-const maxStatementBytes = 32 << 20
+// continueSQL stores more events of a delivery that the same transaction
+// inserted (its row's xmin is the transaction's id), for a delivery with more
+// events than one statement carries. A delivery stored before gets none:
+// its events were committed with it.
+const continueSQL = `
+WITH e AS (
+	INSERT INTO events (delivery_id, source, provider, event_type, event_key, account, resource_type,
+		resource_id, conversation_id, phone, occurred_at, received_at, payload, sanitised)
+	SELECT d.id, d.source, d.provider, ev.type, ev.key, NULLIF(ev.account, ''), NULLIF(ev.resource_type, ''),
+		NULLIF(ev.resource_id, ''), NULLIF(ev.conversation_id, ''), NULLIF(ev.phone, ''),
+		ev.occurred_at, d.received_at, ev.payload::jsonb, ev.sanitised
+	FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::bool[])
+		AS ev(type, key, occurred_at, account, resource_type, resource_id, conversation_id, phone, payload, sanitised)
+	JOIN deliveries d ON d.source = $1 AND d.dedupe_key = $2 AND d.xmin = pg_current_xact_id()::xid
+	ORDER BY ev.key
+	ON CONFLICT (source, event_key) DO NOTHING
+	RETURNING event_key
+)
+SELECT 0, (SELECT count(*) FROM e)`
 
-// Save stores records in one transaction and one round trip, and returns once
-// it committed; on error it stores nothing. Every text column is stored
-// through IndexKey, so an oversized or invalid value is kept in a bounded,
-// still unique form (whole in the body and payload); an event's payload that
-// jsonb refuses is stored with the refused parts replaced and the event
-// marked sanitised (see storableJSON), so one bad character costs no event. A delivery already stored, earlier
-// or in the same batch, counts as a duplicate and its events are skipped: they
-// were committed with it. An event already stored from another delivery of the
-// same source is skipped too.
+// continueNewSQL is continueSQL that also returns the events it inserted,
+// as saveNewSQL does (the ordinal is always 1: one record), for the model.
+var continueNewSQL = strings.TrimSuffix(continueSQL, "SELECT 0, (SELECT count(*) FROM e)") + `
+SELECT 0, (SELECT count(*) FROM e), coalesce((SELECT array_agg(1) FROM e), '{}'),
+	coalesce((SELECT array_agg(e.event_key) FROM e), '{}')`
+
+// One statement carries at most maxStatementBytes of bodies and payloads,
+// far below PostgreSQL's limit of 1 GB a message, and at most
+// maxStatementEvents events: a statement's arguments are encoded whole, so
+// these bound the memory a write takes, whatever the batch holds.
+const (
+	maxStatementBytes  = 32 << 20
+	maxStatementEvents = 10_000
+)
+
+// statement is one part of a Save: records for saveSQL (the last one's
+// events possibly cut short), or more events of one record for continueSQL.
+type statement struct {
+	records []Record
+	more    *Record
+}
+
+func (st statement) args() []any {
+	if st.more != nil {
+		return append([]any{IndexKey(st.more.Delivery.Source), IndexKey(st.more.Delivery.DedupeKey)}, eventArgs(st.more.Events)...)
+	}
+	return saveArgs(st.records)
+}
+
+// plan splits records into statements within maxStatementBytes and
+// maxStatementEvents.
+func plan(records []Record) []statement {
+	var out []statement
+	var cur []Record
+	size, events := 0, 0
+	for _, r := range records {
+		rb := recordBytes(&r)
+		if len(cur) > 0 && (size+rb > maxStatementBytes || events+len(r.Events) > maxStatementEvents) {
+			out = append(out, statement{records: cur})
+			cur, size, events = nil, 0, 0
+		}
+		if len(r.Events) <= maxStatementEvents-events {
+			cur = append(cur, r)
+			size, events = size+rb, events+len(r.Events)
+			continue
+		}
+		// More events than a statement carries: the first go with the
+		// delivery, the rest follow in statements of their own.
+		first := r
+		first.Events = r.Events[:maxStatementEvents-events]
+		out = append(out, statement{records: append(cur, first)})
+		for rest := r.Events[len(first.Events):]; len(rest) > 0; {
+			more := r
+			more.Events = rest[:min(len(rest), maxStatementEvents)]
+			out = append(out, statement{more: &more})
+			rest = rest[len(more.Events):]
+		}
+		cur, size, events = nil, 0, 0
+	}
+	if len(cur) > 0 {
+		out = append(out, statement{records: cur})
+	}
+	return out
+}
+
+// Save stores records in one transaction, and returns once it committed; on
+// error it stores nothing. Every text column is stored through IndexKey, so
+// an oversized or invalid value is kept in a bounded, still unique form
+// (whole in the body and payload); an event's payload that jsonb refuses is
+// stored with the refused parts replaced and the event marked sanitised (see
+// storableJSON), so one bad character costs no event. A delivery already
+// stored, earlier or in the same batch, counts as a duplicate and its events
+// are skipped: they were committed with it. An event already stored from
+// another delivery of the same source is skipped too.
 //
-// A batch is one statement, not one a record: PostgreSQL then plans and runs
-// the inserts once, which takes a fraction of its time per record
-// (BenchmarkSave).
+// A batch is one statement and one round trip, not one a record:
+// PostgreSQL then plans and runs the inserts once, which takes a fraction of
+// its time per record (BenchmarkSave). A batch past maxStatementBytes or
+// maxStatementEvents takes several statements, written one after another in
+// one transaction, so that only one statement's arguments are in memory at a
+// time; when the events carry facts for the model, the statements go in the
+// one pipeline of saveWithModel instead, each within those bounds.
 func (s *Store) Save(ctx context.Context, records []Record) (SaveResult, error) {
-	chunks := chunk(records)
-	if len(chunks) == 0 {
+	stmts := plan(records)
+	if len(stmts) == 0 {
 		return SaveResult{}, nil
 	}
 	if !s.skipModel && hasFacts(records) {
-		return s.saveWithModel(ctx, records, chunks)
+		return s.saveWithModel(ctx, records, stmts)
 	}
-	b := &pgx.Batch{}
-	for _, c := range chunks {
-		b.Queue(saveSQL, saveArgs(c)...)
-	}
-	br := s.pool.SendBatch(ctx, b) // one implicit transaction, see sendBatch
-	defer br.Close()
-
 	res := SaveResult{Duplicates: len(records)}
-	for range b.Len() {
-		var deliveries, events int
-		if err := br.QueryRow().Scan(&deliveries, &events); err != nil {
-			return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
-		}
+	add := func(deliveries, events int) {
 		res.Deliveries += deliveries
 		res.Duplicates -= deliveries
 		res.Events += events
 	}
-	if err := br.Close(); err != nil {
+	if len(stmts) == 1 {
+		var deliveries, events int
+		// One statement, with no BEGIN: PostgreSQL commits it alone.
+		if err := s.pool.QueryRow(ctx, saveSQL, stmts[0].args()...).Scan(&deliveries, &events); err != nil {
+			return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
+		}
+		add(deliveries, events)
+		return res, nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, st := range stmts {
+			sql := saveSQL
+			if st.more != nil {
+				sql = continueSQL
+			}
+			var deliveries, events int
+			if err := tx.QueryRow(ctx, sql, st.args()...).Scan(&deliveries, &events); err != nil {
+				return err
+			}
+			add(deliveries, events)
+		}
+		return nil
+	})
+	if err != nil {
 		return SaveResult{}, fmt.Errorf("save %s: %w", describe(records), err)
 	}
 	return res, nil
-}
-
-// chunk splits records into runs whose bodies and payloads stay under
-// maxStatementBytes, one saveSQL each.
-func chunk(records []Record) [][]Record {
-	var chunks [][]Record
-	for rest := records; len(rest) > 0; {
-		n, size := 1, recordBytes(&rest[0])
-		for ; n < len(rest); n++ {
-			next := recordBytes(&rest[n])
-			if size+next > maxStatementBytes {
-				break
-			}
-			size += next
-		}
-		chunks = append(chunks, rest[:n])
-		rest = rest[n:]
-	}
-	return chunks
 }
 
 // hasFacts reports whether any event of records says something to the model.
@@ -157,14 +235,18 @@ func hasFacts(records []Record) bool {
 // trips, the deliveries and events first, returning which events are new,
 // then the model rows those new events' facts merge into. A redelivery
 // inserts no event, so it changes no model row.
-func (s *Store) saveWithModel(ctx context.Context, records []Record, chunks [][]Record) (SaveResult, error) {
+func (s *Store) saveWithModel(ctx context.Context, records []Record, stmts []statement) (SaveResult, error) {
 	b := &pgx.Batch{}
-	for _, c := range chunks {
-		b.Queue(saveNewSQL, saveArgs(c)...)
+	for _, st := range stmts {
+		sql := saveNewSQL
+		if st.more != nil {
+			sql = continueNewSQL
+		}
+		b.Queue(sql, st.args()...)
 	}
 	res := SaveResult{Duplicates: len(records)}
 	model, err := s.withModel(ctx, b, func(br pgx.BatchResults, mb *modelBatch) error {
-		for _, c := range chunks {
+		for _, st := range stmts {
 			var deliveries, events int
 			var ordinals []int64
 			var keys []string
@@ -175,7 +257,11 @@ func (s *Store) saveWithModel(ctx context.Context, records []Record, chunks [][]
 			res.Duplicates -= deliveries
 			res.Events += events
 			for i, n := range ordinals {
-				mb.addEvent(&c[n-1], keys[i])
+				if st.more != nil {
+					mb.addEvent(st.more, keys[i])
+				} else {
+					mb.addEvent(&st.records[n-1], keys[i])
+				}
 			}
 		}
 		return nil
@@ -270,40 +356,43 @@ func saveArgs(records []Record) []any {
 		headers     = make([]string, len(records))
 		bodies      = make([][]byte, len(records))
 		receivedAts = make([]time.Time, len(records))
-
-		ordinals      = make([]int64, 0, events)
-		types         = make([]string, 0, events)
-		keys          = make([]string, 0, events)
-		occurred      = make([]pgtype.Timestamptz, 0, events)
-		accounts      = make([]string, 0, events)
-		resourceTypes = make([]string, 0, events)
-		resourceIDs   = make([]string, 0, events)
-		conversations = make([]string, 0, events)
-		phones        = make([]string, 0, events)
-		payloads      = make([]string, 0, events)
-		sanitised     = make([]bool, 0, events)
+		ordinals    = make([]int64, 0, events)
+		all         = make([]hooklane.Event, 0, events)
 	)
 	for i := range records {
 		d := &records[i].Delivery
 		sources[i], providers[i], eventTypes[i], dedupeKeys[i] = IndexKey(d.Source), IndexKey(d.Provider), IndexKey(d.EventType), IndexKey(d.DedupeKey)
 		requestIDs[i], headers[i], bodies[i], receivedAts[i] = IndexKey(d.RequestID), headersJSON(d.Headers), d.Body, d.ReceivedAt
-		for _, e := range records[i].Events {
-			payload, changed := storableJSON(e.Payload)
+		for range records[i].Events {
 			ordinals = append(ordinals, int64(i+1))
-			types = append(types, IndexKey(e.Type))
-			keys = append(keys, IndexKey(e.Key))
-			occurred = append(occurred, pgtype.Timestamptz{Time: e.OccurredAt, Valid: !e.OccurredAt.IsZero()})
-			accounts = append(accounts, IndexKey(e.Account))
-			resourceTypes = append(resourceTypes, IndexKey(e.ResourceType))
-			resourceIDs = append(resourceIDs, IndexKey(e.ResourceID))
-			conversations = append(conversations, IndexKey(e.ConversationID))
-			phones = append(phones, IndexKey(e.Phone))
-			payloads = append(payloads, payload)
-			sanitised = append(sanitised, changed)
 		}
+		all = append(all, records[i].Events...)
 	}
-	return []any{
-		sources, providers, eventTypes, dedupeKeys, requestIDs, headers, bodies, receivedAts,
-		ordinals, types, keys, occurred, accounts, resourceTypes, resourceIDs, conversations, phones, payloads, sanitised,
+	return append([]any{sources, providers, eventTypes, dedupeKeys, requestIDs, headers, bodies, receivedAts, ordinals},
+		eventArgs(all)...)
+}
+
+// eventArgs returns the events' column arrays, in saveSQL's order from its
+// type on (continueSQL's too).
+func eventArgs(events []hooklane.Event) []any {
+	var (
+		types         = make([]string, len(events))
+		keys          = make([]string, len(events))
+		occurred      = make([]pgtype.Timestamptz, len(events))
+		accounts      = make([]string, len(events))
+		resourceTypes = make([]string, len(events))
+		resourceIDs   = make([]string, len(events))
+		conversations = make([]string, len(events))
+		phones        = make([]string, len(events))
+		payloads      = make([]string, len(events))
+		sanitised     = make([]bool, len(events))
+	)
+	for i, e := range events {
+		types[i], keys[i] = IndexKey(e.Type), IndexKey(e.Key)
+		occurred[i] = pgtype.Timestamptz{Time: e.OccurredAt, Valid: !e.OccurredAt.IsZero()}
+		accounts[i], resourceTypes[i], resourceIDs[i] = IndexKey(e.Account), IndexKey(e.ResourceType), IndexKey(e.ResourceID)
+		conversations[i], phones[i] = IndexKey(e.ConversationID), IndexKey(e.Phone)
+		payloads[i], sanitised[i] = storableJSON(e.Payload)
 	}
+	return []any{types, keys, occurred, accounts, resourceTypes, resourceIDs, conversations, phones, payloads, sanitised}
 }

@@ -46,6 +46,8 @@ type Store interface {
 const (
 	DefaultConsumer      = "hooklane-worker"
 	DefaultBatchSize     = 256
+	DefaultBatchBytes    = 8 << 20
+	DefaultBatchEvents   = 10_000
 	DefaultConcurrency   = 2
 	DefaultMaxDeliveries = 20
 	DefaultAckWait       = 30 * time.Second
@@ -68,6 +70,15 @@ type Config struct {
 	// BatchSize is the most deliveries written in one transaction.
 	// Defaults to 256.
 	BatchSize int
+	// BatchBytes bounds the messages fetched for one batch beyond its
+	// first, which may be as large as the server's max_payload.
+	// Defaults to 8 MiB.
+	BatchBytes int
+	// BatchEvents bounds the events decoded and written at once: a batch
+	// is written in parts of about that many events, each acknowledged
+	// once stored. One delivery fans out to provider.MaxEvents at most.
+	// Defaults to 10,000.
+	BatchEvents int
 	// Concurrency is how many batches one worker writes at once, so that
 	// Postgres works on one while another commits. Defaults to 2.
 	Concurrency int
@@ -102,6 +113,8 @@ func (c Config) withDefaults() Config {
 	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, hooklane.DefaultPrefix)
 	c.Consumer = cmp.Or(c.Consumer, DefaultConsumer)
 	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
+	c.BatchBytes = cmp.Or(c.BatchBytes, DefaultBatchBytes)
+	c.BatchEvents = cmp.Or(c.BatchEvents, DefaultBatchEvents)
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
 	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, DefaultMaxDeliveries)
 	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
@@ -216,8 +229,8 @@ func (w *Worker) loop(ctx context.Context, cons jetstream.Consumer) error {
 }
 
 // fetch waits up to PollWait for one message, then up to BatchWait for
-// more, up to BatchSize: batches fill under load, and a lone delivery is
-// held back BatchWait at most.
+// more, up to BatchSize and BatchBytes: batches fill under load, and a lone
+// delivery is held back BatchWait at most.
 func (w *Worker) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
 	waitCtx, cancel := context.WithTimeout(ctx, w.cfg.PollWait)
 	defer cancel()
@@ -231,7 +244,8 @@ func (w *Worker) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstrea
 	}
 	batch := []jetstream.Msg{first}
 	if w.cfg.BatchSize > 1 {
-		more, err := cons.Fetch(w.cfg.BatchSize-1, jetstream.FetchMaxWait(w.cfg.BatchWait))
+		more, err := cons.Fetch(w.cfg.BatchSize-1, jetstream.FetchMaxWait(w.cfg.BatchWait),
+			jetstream.FetchMaxBytes(w.cfg.BatchBytes))
 		if err != nil {
 			return batch, nil
 		}
@@ -252,14 +266,23 @@ type item struct {
 	redrive  storage.Redrive // set when the message is a dead letter's redrive
 }
 
-// process decodes a batch, stores it and settles every message. It returns
-// an error only when the worker must stop.
+// process decodes a batch, stores it and settles every message, in parts
+// of about BatchEvents events, so that no more than that are decoded at
+// once (and one delivery's, provider.MaxEvents at most). It returns an
+// error only when the worker must stop.
 func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	var stop error
 	began := time.Now()
 	items := make([]item, 0, len(batch))
 	var dead []deadItem
+	events := 0
 	for _, msg := range batch {
+		if events >= w.cfg.BatchEvents && stop == nil {
+			var lost []deadItem
+			lost, stop = w.write(ctx, items)
+			dead = append(dead, lost...)
+			items, events = nil, 0 // the written ones can be collected
+		}
 		meta, err := msg.Metadata()
 		if err != nil {
 			w.log.Error("message without JetStream metadata; terminating", "subject", msg.Subject(), "err", err)
@@ -278,9 +301,12 @@ func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
 		}
 		it.meta, it.redrive = meta, redrive
 		items = append(items, it)
+		if it.record != nil {
+			events += len(it.record.Events)
+		}
 	}
 	w.metrics.batchSize.Observe(float64(len(batch)))
-	if len(items) > 0 {
+	if len(items) > 0 && stop == nil {
 		var lost []deadItem
 		lost, stop = w.write(ctx, items)
 		dead = append(dead, lost...)

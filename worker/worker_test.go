@@ -40,7 +40,13 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	nc := natstest.ConnectURL(t, natstest.URL(t))
+	return newRigAt(t, natstest.URL(t))
+}
+
+// newRigAt is newRig on the NATS server at natsURL.
+func newRigAt(t *testing.T, natsURL string) *rig {
+	t.Helper()
+	nc := natstest.ConnectURL(t, natsURL)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +220,13 @@ func TestPoisonIsDeadLetteredAndTheRestStored(t *testing.T) {
 	if _, err := r.js.Publish(context.Background(), r.prefix+".events.whapi.junk", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	// Valid JSON that Postgres jsonb refuses: a permanent store error.
+	// A record Postgres refuses for its data: an outcome its CHECK does
+	// not allow. A permanent store error.
+	poison := `{"id":"x1","source":"platica","action":"init","outcome":"exploded","latency_ms":1,"at":"2026-05-06T19:00:00Z"}`
+	if _, err := r.js.Publish(context.Background(), hooklane.ExchangeSubject(r.prefix, "platica"), []byte(poison)); err != nil {
+		t.Fatal(err)
+	}
+	// Valid JSON that jsonb refuses as it is: stored, sanitised.
 	d := hooklane.Delivery{Source: "whapi", Provider: "whapi", EventType: "message_received", DedupeKey: "nul",
 		ReceivedAt: time.Now(), Body: []byte(`{"event_type":"message_received","id":"NUL","body":"a\u0000b"}`)}
 	if _, err := r.js.PublishMsg(context.Background(), d.Msg(r.prefix)); err != nil {
@@ -224,13 +236,16 @@ func TestPoisonIsDeadLetteredAndTheRestStored(t *testing.T) {
 		r.publish(t, i, "read")
 	}
 	w, _ := r.start(t, r.store, nil)
-	r.settled(t, 10, "SELECT count(*) FROM events")
+	r.settled(t, 11, "SELECT count(*) FROM events")
 	r.settled(t, 2, "SELECT count(*) FROM dead_letters")
 	if n := r.count(t, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'decode:%'"); n != 1 {
 		t.Errorf("decode dead letters = %d, want 1", n)
 	}
-	if n := r.count(t, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'store:%' AND body = convert_to('{\"event_type\":\"message_received\",\"id\":\"NUL\",\"body\":\"a\\u0000b\"}', 'UTF8')"); n != 1 {
+	if n := r.count(t, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'store:%' AND body = convert_to('"+poison+"', 'UTF8')"); n != 1 {
 		t.Errorf("store dead letters with the raw body = %d, want 1", n)
+	}
+	if n := r.count(t, "SELECT count(*) FROM events WHERE sanitised AND payload->>'body' = 'a\uFFFDb'"); n != 1 {
+		t.Errorf("sanitised events = %d, want the one with \\u0000", n)
 	}
 	if got := testutil.ToFloat64(w.metrics.deadLetters); got != 2 {
 		t.Errorf("dead letters metric = %v", got)

@@ -235,6 +235,8 @@ func (p *Process) worker(store *storage.Store) (*worker.Worker, error) {
 		SubjectPrefix: p.cfg.NATS.SubjectPrefix,
 		Consumer:      p.cfg.Worker.Consumer,
 		BatchSize:     p.cfg.Worker.BatchSize,
+		BatchBytes:    p.cfg.Worker.BatchBytes,
+		BatchEvents:   p.cfg.Worker.BatchEvents,
 		BatchWait:     p.cfg.Worker.BatchWait,
 		Concurrency:   p.cfg.Worker.Concurrency,
 		MaxDeliveries: p.cfg.Worker.MaxDeliveries,

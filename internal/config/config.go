@@ -169,6 +169,12 @@ type Worker struct {
 	// BatchSize is the most deliveries written in one transaction.
 	// Defaults to 256.
 	BatchSize int `yaml:"batch_size" validate:"gte=0,lte=10000"`
+	// BatchBytes bounds the messages fetched for one batch beyond its
+	// first. Defaults to 8 MiB.
+	BatchBytes int `yaml:"batch_bytes" validate:"gte=0"`
+	// BatchEvents bounds the events one worker loop decodes and writes at
+	// once. Defaults to 10000.
+	BatchEvents int `yaml:"batch_events" validate:"gte=0"`
 	// BatchWait is how long a batch waits for more deliveries once it has
 	// one. Defaults to 10ms.
 	BatchWait time.Duration `yaml:"batch_wait" validate:"gte=0,lte=10s"`
@@ -322,6 +328,8 @@ func (c *Config) applyDefaults() {
 	c.Ingest.MaxUnauthenticatedBytes = cmp.Or(c.Ingest.MaxUnauthenticatedBytes, httpserver.DefaultBodyBudget)
 	c.Worker.Consumer = cmp.Or(c.Worker.Consumer, worker.DefaultConsumer)
 	c.Worker.BatchSize = cmp.Or(c.Worker.BatchSize, worker.DefaultBatchSize)
+	c.Worker.BatchBytes = cmp.Or(c.Worker.BatchBytes, worker.DefaultBatchBytes)
+	c.Worker.BatchEvents = cmp.Or(c.Worker.BatchEvents, worker.DefaultBatchEvents)
 	c.Worker.BatchWait = cmp.Or(c.Worker.BatchWait, worker.DefaultBatchWait)
 	c.Worker.Concurrency = cmp.Or(c.Worker.Concurrency, worker.DefaultConcurrency)
 	c.Worker.MaxDeliveries = cmp.Or(c.Worker.MaxDeliveries, worker.DefaultMaxDeliveries)

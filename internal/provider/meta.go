@@ -211,7 +211,10 @@ func (meta) Events(body []byte) ([]hooklane.Event, error) {
 	var events []hooklane.Event
 	for _, entry := range d.Entry {
 		for _, change := range entry.Changes {
-			events = appendMetaChange(events, string(entry.ID), unixTime(entry.Time), change)
+			var err error
+			if events, err = appendMetaChange(events, string(entry.ID), unixTime(entry.Time), change); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(events) == 0 {
@@ -232,11 +235,21 @@ const (
 
 // appendMetaChange appends the events of one change of the entry entryID,
 // whose time is entryTime: one per message (in messages, echoes and history)
-// and per status, or one for the change when it carries none.
-func appendMetaChange(events []hooklane.Event, entryID string, entryTime time.Time, raw json.RawMessage) []hooklane.Event {
+// and per status, or one for the change when it carries none. It fails,
+// before building any, when they would pass MaxEvents.
+func appendMetaChange(events []hooklane.Event, entryID string, entryTime time.Time, raw json.RawMessage) ([]hooklane.Event, error) {
 	var c metaChange
 	decodeItem(raw, &c)
 	field := orUnknown(c.Field)
+	items := len(c.Value.Messages) + len(c.Value.Statuses) + len(c.Value.MessageEchoes)
+	for _, h := range c.Value.History {
+		for _, thread := range h.Threads {
+			items += len(thread.Messages)
+		}
+	}
+	if n := len(events) + max(items, 1); n > MaxEvents {
+		return nil, tooMany(n)
+	}
 	mc := metaContext{
 		account:  cmp.Or(string(c.Value.Metadata.PhoneNumberID), entryID),
 		business: string(c.Value.Metadata.DisplayPhoneNumber),
@@ -261,7 +274,7 @@ func appendMetaChange(events []hooklane.Event, entryID string, entryTime time.Ti
 		events = append(events, hooklane.Event{Type: field, Key: naturalKey(field, raw), OccurredAt: entryTime,
 			Account: mc.account, Payload: raw, Facts: metaStateSyncFacts(c.Value.StateSync)})
 	}
-	return events
+	return events, nil
 }
 
 // metaStateSyncFacts is a contact fact for each address-book contact added

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -202,5 +203,25 @@ func BenchmarkEvents(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetaEventsBounded: a delivery fans out to MaxEvents at most; past
+// it, Events refuses it whole rather than hold millions of events.
+func TestMetaEventsBounded(t *testing.T) {
+	t.Parallel()
+	body := func(n int) []byte {
+		return []byte(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"statuses":[` +
+			strings.TrimSuffix(strings.Repeat(`{},`, n), ",") + `]}}]}]}`)
+	}
+	events, err := Lookup("meta")
+	if !err {
+		t.Fatal("no meta provider")
+	}
+	if got, err := events.Events(body(MaxEvents)); err != nil || len(got) != MaxEvents {
+		t.Errorf("Events of MaxEvents statuses = %d events, %v", len(got), err)
+	}
+	if _, err := events.Events(body(MaxEvents + 1)); !errors.Is(err, ErrTooManyEvents) {
+		t.Errorf("Events of MaxEvents+1 statuses: %v, want ErrTooManyEvents", err)
 	}
 }

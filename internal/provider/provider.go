@@ -6,6 +6,8 @@
 package provider
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/hooklane/hooklane"
@@ -33,3 +35,18 @@ func Lookup(name string) (hooklane.Provider, bool) {
 
 // Names lists the known provider names, in the order the docs give them.
 func Names() []string { return slices.Clone(names) }
+
+// ErrTooManyEvents: the delivery fans out to more than MaxEvents.
+var ErrTooManyEvents = errors.New("delivery carries more events than a delivery may")
+
+// MaxEvents is the most events one delivery fans out to; past it, Events
+// returns ErrTooManyEvents (wrapped). Meta sends up to 1,000 updates a
+// delivery; the bound is a hundred times that, so that the memory one
+// delivery costs a worker stays bounded whatever it holds (a 4 MiB body of
+// {} statuses would be 1.4 million).
+const MaxEvents = 100_000
+
+// tooMany is ErrTooManyEvents with the count.
+func tooMany(n int) error {
+	return fmt.Errorf("%w: %d, over %d", ErrTooManyEvents, n, MaxEvents)
+}

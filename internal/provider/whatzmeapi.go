@@ -261,7 +261,11 @@ func (whatzmeapi) Events(body []byte) ([]hooklane.Event, error) {
 	var events []hooklane.Event
 	switch d.Event {
 	case "messages.upsert":
-		for _, raw := range whatzItems(d.Messages, d.Data) {
+		items := whatzItems(d.Messages, d.Data)
+		if len(items) > MaxEvents {
+			return nil, tooMany(len(items))
+		}
+		for _, raw := range items {
 			var it whatzItem
 			decodeItem(raw, &it)
 			f := it.fact(cmp.Or(unixTime(it.MessageTimestamp), sent))
@@ -279,7 +283,11 @@ func (whatzmeapi) Events(body []byte) ([]hooklane.Event, error) {
 			})
 		}
 	case "messages.update":
-		for _, raw := range whatzItems(d.Statuses, d.Data) {
+		items := whatzItems(d.Statuses, d.Data)
+		if len(items) > MaxEvents {
+			return nil, tooMany(len(items))
+		}
+		for _, raw := range items {
 			var it whatzItem
 			decodeItem(raw, &it)
 			id := string(cmp.Or(it.ID, it.KeyID, it.Key.ID))
