@@ -57,7 +57,7 @@ func newRigAt(t *testing.T, natsURL string) *rig {
 		BatchSize: 64, AckWait: time.Second, PollWait: 200 * time.Millisecond,
 		RetryInitial: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, MaxDeliveries: 4,
 	}
-	if _, err := queue.EnsureStream(context.Background(), js, queue.StreamConfig{Name: cfg.Stream, SubjectPrefix: prefix}); err != nil {
+	if _, err := queue.EnsureStream(context.Background(), js, queue.StreamConfig{Name: cfg.Stream, SubjectPrefix: prefix, Consumer: cfg.Consumer}); err != nil {
 		t.Fatal(err)
 	}
 	dbURL := storagetest.URL(t)

@@ -64,11 +64,14 @@ func runReference(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 	}
 	js := p.JetStream()
 	prefix, stream := cfg.NATS.SubjectPrefix+"_reference", cfg.NATS.Stream+"_REFERENCE"
-	_, err = queue.EnsureStream(ctx, js, queue.StreamConfig{
-		Name: stream, SubjectPrefix: prefix, Replicas: cfg.NATS.Replicas, MaxAge: time.Hour,
+	// Nothing consumes the reference's stream: it keeps an hour, as
+	// limits allow, rather than everything as the delivery stream does.
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: stream, Subjects: []string{hooklane.EventsWildcard(prefix)}, Storage: jetstream.FileStorage,
+		Replicas: cfg.NATS.Replicas, MaxAge: time.Hour, Duplicates: cfg.NATS.DuplicateWindow,
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("reference stream %s: %w", stream, err)
 	}
 	p.AddCheck(httpserver.Check{Name: "jetstream", Func: queue.StreamReady(js, stream)})
 	srcs, err := app.Sources(cfg)

@@ -104,7 +104,8 @@ func (p *Process) connect(ctx context.Context, name string, embed bool) error {
 		Name:            p.cfg.NATS.Stream,
 		SubjectPrefix:   p.cfg.NATS.SubjectPrefix,
 		Replicas:        p.cfg.NATS.Replicas,
-		MaxAge:          p.cfg.NATS.MaxAge,
+		MaxBytes:        p.cfg.NATS.MaxBytes,
+		Consumer:        p.cfg.Worker.Consumer,
 		DuplicateWindow: p.cfg.NATS.DuplicateWindow,
 	})
 	if err != nil {
@@ -151,7 +152,8 @@ func (p *Process) Dial(name string, embed bool) error {
 
 // embeddedConfig is the embedded server's part of the config.
 func (p *Process) embeddedConfig() queue.EmbeddedConfig {
-	return queue.EmbeddedConfig{StoreDir: p.cfg.NATS.StoreDir, Listen: p.cfg.NATS.Listen, Token: p.cfg.NATS.Token}
+	return queue.EmbeddedConfig{StoreDir: p.cfg.NATS.StoreDir, Listen: p.cfg.NATS.Listen, Token: p.cfg.NATS.Token,
+		SyncAlways: p.cfg.NATS.SyncAlways}
 }
 
 // openStore prepares the database (creating it when create is set, for a

@@ -91,8 +91,10 @@ type NATS struct {
 	Stream string `yaml:"stream" validate:"subject_token"`
 	// Replicas of the stream (3 on a NATS cluster). Defaults to 1.
 	Replicas int `yaml:"replicas" validate:"gte=0,lte=5"`
-	// MaxAge is how long the stream keeps deliveries. Defaults to 168h.
-	MaxAge time.Duration `yaml:"max_age" validate:"gte=0"`
+	// MaxBytes is the most the stream holds of deliveries no worker has
+	// stored yet; once full, ingest answers 503 rather than anything being
+	// dropped. Defaults to 10 GiB.
+	MaxBytes int64 `yaml:"max_bytes" validate:"gte=0"`
 	// DuplicateWindow is how long JetStream remembers message ids to drop
 	// retries before they reach a worker; the workers drop later ones. The
 	// server holds every id of the window in memory. Defaults to 2m.
@@ -103,6 +105,11 @@ type NATS struct {
 	// listen address other than loopback refuses to start without it.
 	// HOOKLANE_NATS_TOKEN overrides it. Defaults to none.
 	Token string `yaml:"token"`
+	// SyncAlways makes the embedded server sync each message to disk
+	// before acknowledging it, so a power loss loses nothing acknowledged;
+	// otherwise the file store syncs every 2 minutes. It costs most of the
+	// publish rate (BenchmarkPublishSync). Defaults to false.
+	SyncAlways bool `yaml:"sync_always"`
 }
 
 // Source is one webhook sender, served at /webhooks/<name>.
@@ -319,7 +326,7 @@ func (c *Config) applyDefaults() {
 	c.NATS.SubjectPrefix = cmp.Or(c.NATS.SubjectPrefix, hooklane.DefaultPrefix)
 	c.NATS.Stream = cmp.Or(c.NATS.Stream, hooklane.DefaultStream)
 	c.NATS.Replicas = cmp.Or(c.NATS.Replicas, queue.DefaultReplicas)
-	c.NATS.MaxAge = cmp.Or(c.NATS.MaxAge, queue.DefaultMaxAge)
+	c.NATS.MaxBytes = cmp.Or(c.NATS.MaxBytes, queue.DefaultMaxBytes)
 	c.NATS.DuplicateWindow = cmp.Or(c.NATS.DuplicateWindow, queue.DefaultDuplicateWindow)
 	c.Ingest.MaxBodyBytes = cmp.Or(c.Ingest.MaxBodyBytes, ingest.DefaultMaxBodyBytes)
 	c.Ingest.PublishTimeout = cmp.Or(c.Ingest.PublishTimeout, ingest.DefaultPublishTimeout)

@@ -81,6 +81,8 @@ func TestReadBody(t *testing.T) {
 		{"unclaimed, over the limit", strings.Repeat("x", 101), -1, 100, true},
 		{"unclaimed, grows past the first buffer", strings.Repeat("y", 300<<10), -1, 512 << 10, false},
 		{"claimed, grows past the first buffer", strings.Repeat("z", 300<<10), 300 << 10, 512 << 10, false},
+		{"claims less than it sends", strings.Repeat("l", 600), 10, 1000, false},
+		{"claims less, sends over the limit", strings.Repeat("l", 1001), 10, 1000, true},
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
 		req.ContentLength = tt.claimed

@@ -26,6 +26,10 @@ type EmbeddedConfig struct {
 	// (connect with nats.Token, or a URL nats://TOKEN@host:port). A Listen
 	// other than loopback requires it.
 	Token string
+	// SyncAlways makes the file store sync each message to disk before
+	// JetStream acknowledges it; otherwise it syncs every 2 minutes, and a
+	// power loss of the machine can lose what was acknowledged since.
+	SyncAlways bool
 }
 
 // Embedded starts a NATS server inside this process with JetStream storing
@@ -41,6 +45,7 @@ func Embedded(cfg EmbeddedConfig) (*server.Server, error) {
 		NoSigs:        true,
 		MaxPayload:    EmbeddedMaxPayload,
 		Authorization: cfg.Token,
+		SyncAlways:    cfg.SyncAlways,
 	}
 	if listen != "" {
 		if cfg.Token == "" && !ListenIsLoopback(listen) {

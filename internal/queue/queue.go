@@ -75,8 +75,10 @@ func WaitConnected(ctx context.Context, nc *nats.Conn) error {
 // Defaults of StreamConfig; internal/config applies the same.
 const (
 	DefaultReplicas        = 1
-	DefaultMaxAge          = 168 * time.Hour
 	DefaultDuplicateWindow = 2 * time.Minute
+	// DefaultMaxBytes is the stream's default size: about five million
+	// deliveries of 2 KB waiting for a worker.
+	DefaultMaxBytes = 10 << 30
 )
 
 // StreamConfig describes the stream deliveries are published to.
@@ -87,17 +89,35 @@ type StreamConfig struct {
 	SubjectPrefix string
 	// Replicas of the stream. Defaults to 1.
 	Replicas int
-	// MaxAge is how long deliveries are kept. Defaults to 168h.
-	MaxAge time.Duration
+	// MaxBytes is the most the stream holds; once full, a publish is
+	// refused (ingest answers 503) rather than an older message dropped.
+	// Defaults to DefaultMaxBytes.
+	MaxBytes int64
 	// DuplicateWindow is how long message ids are remembered.
 	// Defaults to 2m.
 	DuplicateWindow time.Duration
+	// Consumer is the workers' durable consumer, created with the stream
+	// if it is missing, so that the stream keeps every message from the
+	// first for the workers. Defaults to "hooklane-worker".
+	Consumer string
 }
 
 // EnsureStream creates the delivery stream, or updates it to cfg, and
 // returns it. It holds deliveries (<prefix>.events.>) and flow exchange
-// records (<prefix>.exchanges.>). File storage; messages stay until MaxAge
-// even once consumed, so users may attach consumers of their own.
+// records (<prefix>.exchanges.>) in files.
+//
+// No message leaves the stream before the workers have stored it: the
+// retention is by interest, with no age limit, so a message stays until
+// every consumer of the stream has acknowledged it, and the workers' durable
+// consumer, created here along with the stream, acknowledges only after the
+// commit. When the stream is full (MaxBytes), a publish is refused and
+// ingest answers 503, so the provider retries; nothing stored is dropped.
+//
+// Other consumers of the stream (tails, your own) count too: a durable one
+// holds every message until it acknowledges it, so use AckNone, or ack, or
+// delete it when done; an ephemeral one goes away once unused for its
+// InactiveThreshold, and with it its hold. A consumer created later sees
+// only what the workers have not yet stored.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	prefix := cmp.Or(cfg.SubjectPrefix, hooklane.DefaultPrefix)
 	sc := jetstream.StreamConfig{
@@ -105,15 +125,32 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		Description: "hooklane webhook deliveries",
 		Subjects:    []string{hooklane.EventsWildcard(prefix), hooklane.ExchangesWildcard(prefix)},
 		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
+		Retention:   jetstream.InterestPolicy,
 		Replicas:    cmp.Or(cfg.Replicas, DefaultReplicas),
-		MaxAge:      cmp.Or(cfg.MaxAge, DefaultMaxAge),
+		MaxBytes:    cmp.Or(cfg.MaxBytes, DefaultMaxBytes),
 		Duplicates:  cmp.Or(cfg.DuplicateWindow, DefaultDuplicateWindow),
-		Discard:     jetstream.DiscardOld,
+		Discard:     jetstream.DiscardNew,
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+	}
+	// Interest first, then messages: a message published while the stream
+	// has no consumer would be dropped at once.
+	consumer := cmp.Or(cfg.Consumer, "hooklane-worker")
+	if _, err := stream.Consumer(ctx, consumer); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		_, err = stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       consumer,
+			Description:   "hooklane workers persisting deliveries to Postgres",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxDeliver:    -1,
+		})
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
+			return nil, fmt.Errorf("ensure consumer %s on %s: %w", consumer, sc.Name, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("ensure consumer %s on %s: %w", consumer, sc.Name, err)
 	}
 	return stream, nil
 }

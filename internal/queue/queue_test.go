@@ -55,7 +55,7 @@ func TestCheckPayload(t *testing.T) {
 func TestEnsureStreamIsIdempotentAndUpdates(t *testing.T) {
 	_, js := embedded(t)
 	ctx := context.Background()
-	cfg := StreamConfig{Name: "EVENTS", SubjectPrefix: "hl", MaxAge: time.Hour}
+	cfg := StreamConfig{Name: "EVENTS", SubjectPrefix: "hl", MaxBytes: 1 << 30}
 	if _, err := EnsureStream(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestEnsureStreamIsIdempotentAndUpdates(t *testing.T) {
 	if err := StreamReady(js, "NOPE")(ctx); err == nil {
 		t.Error("a missing stream reported ready")
 	}
-	cfg.MaxAge = 2 * time.Hour
+	cfg.MaxBytes = 2 << 30
 	s, err := EnsureStream(ctx, js, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +74,8 @@ func TestEnsureStreamIsIdempotentAndUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config.MaxAge != 2*time.Hour || len(info.Config.Subjects) != 2 {
-		t.Errorf("config %+v: want the new max age and both subject trees", info.Config)
+	if info.Config.MaxBytes != 2<<30 || len(info.Config.Subjects) != 2 {
+		t.Errorf("config %+v: want the new max bytes and both subject trees", info.Config)
 	}
 }
 
@@ -195,5 +195,19 @@ func TestEmbeddedAuth(t *testing.T) {
 			t.Fatalf("a client with the token (%s, %d options): %v", u, len(opts), err)
 		}
 		nc.Close()
+	}
+}
+
+func TestEmbeddedSyncAlways(t *testing.T) {
+	for _, always := range []bool{false, true} {
+		srv, err := Embedded(EmbeddedConfig{StoreDir: t.TempDir(), SyncAlways: always})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := srv.JetStreamConfig().SyncAlways; got != always {
+			t.Errorf("SyncAlways %v: the server's JetStream syncs always = %v", always, got)
+		}
+		srv.Shutdown()
+		srv.WaitForShutdown()
 	}
 }
