@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/excerpt"
 	"github.com/hooklane/hooklane/internal/httpserver"
 )
 
@@ -166,7 +167,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			allow = "GET, POST"
 		}
 		w.Header().Set("Allow", allow)
-		h.reject(w, r, src, http.StatusMethodNotAllowed, outcomeMethod, "method "+r.Method+" not allowed")
+		h.reject(w, r, src, http.StatusMethodNotAllowed, outcomeMethod, "method "+excerpt.Quote(r.Method)+" not allowed")
 	}
 }
 
@@ -305,11 +306,17 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, src *source, st
 		label = "unknown"
 	}
 	h.metrics.deliveries.WithLabelValues(label, prov, outcome).Inc()
+	// The source of an unknown path and the detail may carry request text:
+	// both are bounded, in the log and in the answer.
+	detail := excerpt.Clip(reason, maxDetailBytes)
 	h.log.Warn("delivery rejected",
-		"source", name, "provider", prov, "status", status, "reason", outcome, "detail", reason,
+		"source", excerpt.Clip(name, excerpt.MaxBytes), "provider", prov, "status", status, "reason", outcome, "detail", detail,
 		"request_id", httpserver.RequestID(r.Context()), "remote", r.RemoteAddr)
-	writeBody(w, status, errorBody(reason))
+	writeBody(w, status, errorBody(detail))
 }
+
+// maxDetailBytes bounds a rejection's detail in the log and the answer.
+const maxDetailBytes = 512
 
 // okBody is the body of the 200 that acknowledges a queued delivery, as
 // JSON: WhatzMeAPI requires {"ok":true}.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/excerpt"
 )
 
 // Record is one delivery and the events it carries, stored together.
@@ -326,7 +327,7 @@ func (s *Store) withModel(ctx context.Context, b *pgx.Batch, read func(pgx.Batch
 // describe names a batch in an error: its delivery when it holds one.
 func describe(records []Record) string {
 	if len(records) == 1 {
-		return "delivery " + records[0].Delivery.Source + " " + records[0].Delivery.DedupeKey
+		return "delivery " + records[0].Delivery.Source + " " + excerpt.Quote(records[0].Delivery.DedupeKey)
 	}
 	return strconv.Itoa(len(records)) + " deliveries"
 }

@@ -139,3 +139,20 @@ func incompressible(n int) string {
 	}
 	return b.String()[:n]
 }
+
+// TestDeadLetterReasonIsBounded: a reason quoting what a delivery holds
+// (here a 40 KB provider name) is cut short in the table.
+func TestDeadLetterReasonIsBounded(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	d := hooklane.Delivery{Source: "whapi", Provider: strings.Repeat("p", 40<<10), EventType: "x", DedupeKey: "k",
+		ReceivedAt: time.Now(), Body: []byte(`{}`)}
+	if _, err := r.js.PublishMsg(context.Background(), d.Msg(r.prefix)); err != nil {
+		t.Fatal(err)
+	}
+	r.start(t, r.store, nil)
+	r.settled(t, 1, "SELECT count(*) FROM dead_letters")
+	if n := r.count(t, "SELECT max(length(reason)) FROM dead_letters"); n > maxReasonBytes+32 {
+		t.Errorf("a dead letter's reason of %d bytes, want about %d at most", n, maxReasonBytes)
+	}
+}

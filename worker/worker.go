@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/excerpt"
 	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/storage"
 )
@@ -256,6 +257,10 @@ func (w *Worker) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstrea
 	return batch, nil
 }
 
+// maxReasonBytes bounds a dead letter's reason, which may quote what a
+// delivery holds, in the table and in the log.
+const maxReasonBytes = 1024
+
 // item is one fetched message on its way to its fate: a delivery's record
 // or a flow exchange.
 type item struct {
@@ -296,7 +301,7 @@ func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
 		redrive.DeadLetterID, redrive.Attempt = hooklane.RedriveOf(msg.Headers())
 		it, err := w.decode(msg)
 		if err != nil {
-			dead = append(dead, deadItem{msg: msg, meta: meta, redrive: redrive, reason: "decode: " + err.Error()})
+			dead = append(dead, deadItem{msg: msg, meta: meta, redrive: redrive, reason: excerpt.Clip("decode: "+err.Error(), maxReasonBytes)})
 			continue
 		}
 		it.meta, it.redrive = meta, redrive
@@ -385,7 +390,7 @@ func (w *Worker) retryOrDie(items []item, err error) []deadItem {
 	for _, it := range items {
 		if hopeless || it.meta.NumDelivered >= uint64(w.cfg.MaxDeliveries) {
 			dead = append(dead, deadItem{msg: it.msg, meta: it.meta, source: it.source(), redrive: it.redrive,
-				reason: "store: " + err.Error()})
+				reason: excerpt.Clip("store: "+err.Error(), maxReasonBytes)})
 			continue
 		}
 		retry = append(retry, it)
