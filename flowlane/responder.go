@@ -276,48 +276,65 @@ func (r *Responder) serve(base context.Context, m *nats.Msg, h HandlerFunc) {
 		ctx, cancel = context.WithDeadline(base, d)
 		defer cancel()
 	}
-	resp, err := r.call(ctx, m, h)
+	reply, failure := r.answer(ctx, m, h)
 	if ctx.Err() != nil {
 		// The caller has answered with the fallback already.
-		r.cfg.Logger.Warn("flowlane: handler missed its deadline", "subject", m.Subject, "error", err)
+		r.cfg.Logger.Warn("flowlane: handler missed its deadline", "subject", m.Subject, "error", failure)
 		return
 	}
-	var data []byte
-	if err == nil {
-		if data, err = json.Marshal(resp); err != nil {
-			err = fmt.Errorf("encode response: %w", err)
-		}
-	}
-	if err != nil {
-		if !errors.Is(err, errPanic) {
-			r.cfg.Logger.Warn("flowlane: handler failed", "subject", m.Subject, "error", err)
-		}
-		err = m.RespondMsg(errorReply(m.Reply, err))
-	} else {
-		err = m.Respond(data)
-	}
-	if err != nil {
+	if err := m.RespondMsg(reply); err != nil {
 		r.cfg.Logger.Warn("flowlane: reply failed", "subject", m.Subject, "error", err)
 	}
 }
 
-// call decodes the request and runs h, turning a panic into errPanic.
-func (r *Responder) call(ctx context.Context, m *nats.Msg, h HandlerFunc) (resp *Response, err error) {
-	var req Request
-	if err := json.Unmarshal(m.Data, &req); err != nil {
-		return nil, fmt.Errorf("decode request: %w", err)
-	}
+// answer decodes the request, runs h and builds the reply: the response as
+// JSON, or an error reply with failure, its reason. All of it runs under
+// one recover, for all of it may run user code: the handler, the
+// MarshalJSON of what its response holds, the Error method of the error it
+// returns. A panic in any of them is an error reply, and the responder
+// serves on.
+func (r *Responder) answer(ctx context.Context, m *nats.Msg, h HandlerFunc) (reply *nats.Msg, failure string) {
 	defer func() {
 		if v := recover(); v != nil {
-			r.cfg.Logger.Error("flowlane: handler panicked", "subject", m.Subject, "panic", v, "stack", string(debug.Stack()))
-			resp, err = nil, errPanic
+			r.cfg.Logger.Error("flowlane: handler panicked", "subject", m.Subject, "panic", describePanic(v), "stack", string(debug.Stack()))
+			reply, failure = errorReply(m.Reply, errPanic), errPanic.Error()
 		}
 	}()
-	resp, err = h(ctx, &req)
-	if err == nil && resp == nil {
-		err = errors.New("handler returned no response")
+	var req Request
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		return r.failed(m, fmt.Errorf("decode request: %w", err))
 	}
-	return resp, err
+	resp, err := h(ctx, &req)
+	if err != nil {
+		return r.failed(m, err)
+	}
+	if resp == nil {
+		return r.failed(m, errors.New("handler returned no response"))
+	}
+	data, err := json.Marshal(resp)
+	if err != nil {
+		return r.failed(m, fmt.Errorf("encode response: %w", err))
+	}
+	return &nats.Msg{Subject: m.Reply, Data: data}, ""
+}
+
+// failed is the error reply for err, logged once.
+func (r *Responder) failed(m *nats.Msg, err error) (*nats.Msg, string) {
+	reply := errorReply(m.Reply, err)
+	reason := reply.Header.Get(HeaderError)
+	r.cfg.Logger.Warn("flowlane: handler failed", "subject", m.Subject, "error", reason)
+	return reply, reason
+}
+
+// describePanic is v as text, even when its own Error or String method
+// panics too.
+func describePanic(v any) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprintf("a %T whose description panics", v)
+		}
+	}()
+	return fmt.Sprint(v)
 }
 
 // maxReason bounds the reason an error reply carries.

@@ -151,3 +151,45 @@ func mustPanic(t *testing.T, what string, f func()) {
 	}()
 	f()
 }
+
+// panicky panics when encoded, and when asked for its text.
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("MarshalJSON exploded") }
+func (panicky) Error() string                { panic("Error exploded") }
+
+// TestResponderContainsUserPanics: user code the responder runs after the
+// handler returns (its response's MarshalJSON, its error's Error method, a
+// panic value whose own text panics) cannot take the responder down: each
+// is an error reply, and the next request is answered.
+func TestResponderContainsUserPanics(t *testing.T) {
+	e := newEnv(t)
+	e.responder(t, testLogger(t), func(r *flowlane.Responder) {
+		r.Handle("platica", "marshal", func(context.Context, *flowlane.Request) (*flowlane.Response, error) {
+			return flowlane.Screen("X", map[string]any{"v": panicky{}}), nil
+		})
+		r.Handle("platica", "error", func(context.Context, *flowlane.Request) (*flowlane.Response, error) {
+			return nil, panicky{}
+		})
+		r.Handle("platica", "value", func(context.Context, *flowlane.Request) (*flowlane.Response, error) {
+			panic(panicky{})
+		})
+		r.Handle("platica", "fine", func(context.Context, *flowlane.Request) (*flowlane.Response, error) {
+			return flowlane.Screen("FINE", nil), nil
+		})
+	})
+	x := e.exchanger(t)
+	for _, flow := range []string{"marshal", "error", "value", "fine"} {
+		res := x.Exchange(t.Context(), exchangeReq(flow, "S"), gateway.Budget{Total: 5 * time.Second})
+		if flow == "fine" {
+			var got flowlane.Response
+			if err := json.Unmarshal(res.Answer, &got); err != nil || got.Screen != "FINE" {
+				t.Errorf("after the panics: %s (%s), want screen FINE: the responder did not survive", res.Answer, res.Outcome)
+			}
+			continue
+		}
+		if res.Outcome != gateway.OutcomeError {
+			t.Errorf("%s: outcome %s, want %s: an error reply", flow, res.Outcome, gateway.OutcomeError)
+		}
+	}
+}
