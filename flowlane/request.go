@@ -16,7 +16,9 @@ const (
 )
 
 // Request is a flow request, normalized from any provider. It is what
-// responders receive, as JSON.
+// responders receive, as JSON. It carries what the provider sent once: the
+// screen's data and the context around it, not the provider's whole body
+// beside them, so a request as large as NATS allows still reaches them.
 type Request struct {
 	Action    Action          `json:"action"`
 	Screen    string          `json:"screen,omitempty"`     // the screen the user is on; often empty for init and back
@@ -35,10 +37,6 @@ type Request struct {
 	// ErrorKey and ErrorMessage describe an error notification (ActionError).
 	ErrorKey     string `json:"error_key,omitempty"`
 	ErrorMessage string `json:"error_message,omitempty"`
-
-	// Raw is the provider's body (for Meta, the decrypted one). On the wire
-	// it keeps its meaning, not its exact bytes: whitespace is compacted.
-	Raw json.RawMessage `json:"raw,omitempty"`
 }
 
 // DecodeData unmarshals the request's Data into v. A request without data

@@ -21,7 +21,7 @@ var ErrMalformed = errors.New("flowlane: malformed flow request")
 // ParsePlatica reads a Platica whatsapp.flows.* delivery. The action comes
 // from data.flowExchange.action, or from the event name when that is
 // missing; the flow token from data.flowResponse.flowToken, else
-// resourceId. Raw aliases body.
+// resourceId.
 func ParsePlatica(body []byte, source string) (*flowlane.Request, error) {
 	var env struct {
 		Event      string  `json:"event"`
@@ -73,7 +73,6 @@ func ParsePlatica(body []byte, source string) (*flowlane.Request, error) {
 		Version:      deref(x.Version),
 		Client:       nonNull(d.Client),
 		Conversation: nonNull(d.Conversation),
-		Raw:          body,
 	}
 	if d.FlowResponse != nil {
 		req.FlowToken = d.FlowResponse.FlowToken
@@ -95,7 +94,7 @@ var platicaEvents = map[string]string{
 // provider forwards, or Meta's body after [DecryptRequest]. A request whose
 // data carries an "error" string is an error notification (ActionError).
 // FlowID is left empty: the body does not name its flow, so the caller, which
-// knows the endpoint it serves, sets it. Raw aliases body.
+// knows the endpoint it serves, sets it.
 func ParseEndpoint(body []byte, source string) (*flowlane.Request, error) {
 	var in struct {
 		Version   string          `json:"version"`
@@ -121,7 +120,6 @@ func ParseEndpoint(body []byte, source string) (*flowlane.Request, error) {
 		FlowToken: in.FlowToken,
 		Source:    source,
 		Version:   in.Version,
-		Raw:       body,
 	}
 	// Keys are matched exactly, and a non-string "error" is a form field
 	// that happens to be named so.
