@@ -462,6 +462,10 @@ func flowCases(t *testing.T, key *rsa.PrivateKey) []hostileCase {
 	m := newMarker("VALID")
 	add("/flows/platica init", post("/flows/platica", initFor(m), sigHeader(platica, initFor(m))), 200, answered, m)
 	cases[len(cases)-1].check = flowAnswer
+	// A 4 KB flow id in the path: one subject token, cut, and a bounded
+	// column in flow_exchanges, whole nowhere it could fail an index.
+	m = newMarker("VALID")
+	add("/flows/platica/<4 KB flow id> init", post("/flows/platica/"+incompressible(4<<10), initFor(m), sigHeader(platica, initFor(m))), 200, answered, m)
 	m = newMarker("VALID")
 	add("/flows/whapi/quote init, bare hex", post("/flows/whapi/quote", initFor(m), sigHeader(whapi, initFor(m))), 200, answered, m)
 	cases[len(cases)-1].check = flowAnswer
@@ -527,9 +531,20 @@ func flowCases(t *testing.T, key *rsa.PrivateKey) []hostileCase {
 	b = hostileSealRaw(t, &key.PublicKey, aesKey, iv, initFor(m), func(data []byte) []byte { return data[:len(data)-16] })
 	add("/flows/meta tag stripped", post("/flows/meta", string(b), metaSign(b)), 421, refused, m)
 	m = newMarker("HOSTILE")
-	b = hostileSeal(t, &key.PublicKey, aesKey, iv, `["`+m+`"]`)
+	// An IV of its own: a request that decrypts with another's key and IV
+	// is a replay, refused.
+	b = hostileSeal(t, &key.PublicKey, aesKey, []byte("fedcba9876543211"), `["`+m+`"]`)
 	add("/flows/meta decrypts to a JSON array", post("/flows/meta", string(b), metaSign(b)), 400, refused, m)
 	add("/flows/meta GET", wire{method: "GET", target: "/flows/meta", framing: noBody}, 405, refused, "")
+	// A long action on the plain endpoint: refused, with a bounded answer.
+	m = newMarker("HOSTILE")
+	longAction := `{"version":"3.0","action":"` + strings.Repeat("a", 60<<10) + `","flow_token":"` + m + `","data":{}}`
+	add("/flows/platica 60 KB action", post("/flows/platica", longAction, sigHeader(platica, longAction)), 400, refused, m)
+	cases[len(cases)-1].check = func(t *testing.T, a answer) {
+		if len(a.body) > 1<<10 {
+			t.Errorf("a %d-byte answer to a 60 KB action", len(a.body))
+		}
+	}
 
 	// Platica's flow deliveries on the webhook route: answered, recorded
 	// and stored; forged ones are none of these.

@@ -71,6 +71,9 @@ func LoadPrivateKey(pemBytes []byte, passphrase string) (*rsa.PrivateKey, error)
 type Session struct {
 	aead cipher.AEAD
 	iv   [ivSize]byte // the request's IV, flipped
+	// id is the SHA-256 of the request's AES key and IV: two requests
+	// with the same id would have their answers sealed under one nonce.
+	id [sha256.Size]byte
 }
 
 // DecryptRequest decrypts a request to Meta's encrypted flow endpoint: the
@@ -116,7 +119,7 @@ func open(key, iv, data []byte) ([]byte, *Session, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: flow data: %v", ErrDecrypt, err)
 	}
-	s := &Session{aead: aead}
+	s := &Session{aead: aead, id: sha256.Sum256(append(append([]byte{}, key...), iv...))}
 	for i, b := range iv {
 		s.iv[i] = b ^ 0xff
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -9,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/flowlane"
+	"github.com/hooklane/hooklane/internal/excerpt"
 	"github.com/hooklane/hooklane/internal/httpserver"
 )
 
@@ -62,6 +63,15 @@ type GatewayConfig struct {
 	Sources []Source
 	// MaxBodyBytes bounds a flow request's body. Defaults to 1 MiB.
 	MaxBodyBytes int64
+	// BodyBudget bounds the bytes that bodies hold until their request is
+	// authenticated, shared with the process's other handlers; past it a
+	// request is answered 503. It must hold a body of MaxBodyBytes.
+	// Defaults to a budget of httpserver.DefaultBodyBudget of its own.
+	BodyBudget *httpserver.BodyBudget
+	// ReplayWindow is how long an encrypted request's AES key and IV are
+	// remembered: a request that repeats them is refused (421), for its
+	// answer would be sealed under the nonce of the first. Defaults to 10m.
+	ReplayWindow time.Duration
 	// Recorder receives every exchange; nil keeps none.
 	Recorder Recorder
 }
@@ -78,6 +88,7 @@ type Gateway struct {
 	log       *slog.Logger
 	exchanges *prometheus.CounterVec
 	seconds   *prometheus.HistogramVec
+	replays   *replays
 }
 
 // NewGateway returns a Gateway asking responders over nc. Its metrics are
@@ -85,7 +96,18 @@ type Gateway struct {
 func NewGateway(nc *nats.Conn, cfg GatewayConfig, logger *slog.Logger, reg prometheus.Registerer) (*Gateway, error) {
 	cfg.Prefix = cmp.Or(cfg.Prefix, hooklane.DefaultPrefix)
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 1<<20)
+	cfg.ReplayWindow = cmp.Or(cfg.ReplayWindow, 10*time.Minute)
+	if cfg.BodyBudget == nil {
+		var err error
+		if cfg.BodyBudget, err = httpserver.NewBodyBudget(0, reg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.BodyBudget.Size() <= cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("gateway: the body budget of %d bytes cannot hold one body of %d", cfg.BodyBudget.Size(), cfg.MaxBodyBytes)
+	}
 	g := &Gateway{
+		replays:   newReplays(cfg.ReplayWindow, maxReplays),
 		cfg:       cfg,
 		sources:   make(map[string]*Source, len(cfg.Sources)),
 		exchanger: make(map[string]*Exchanger, len(cfg.Sources)),
@@ -191,20 +213,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		g.reject(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed", nil)
+		g.reject(w, r, http.StatusMethodNotAllowed, "method "+excerpt.Quote(r.Method)+" not allowed", nil)
 		return
 	}
-	body, err := readLimited(w, r, g.cfg.MaxBodyBytes)
+	read, err := g.cfg.BodyBudget.ReadBody(w, r, g.cfg.MaxBodyBytes)
 	if err != nil {
 		status := http.StatusBadRequest
 		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
 			status = http.StatusRequestEntityTooLarge
+		} else if errors.Is(err, httpserver.ErrBusy) {
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
 		}
 		g.reject(w, r, status, "body: "+err.Error(), nil)
 		return
 	}
+	defer read.Release()
+	body := read.Bytes
 	if src.PrivateKey != nil {
-		g.serveEncrypted(w, r, src, body, start)
+		g.serveEncrypted(w, r, src, read, start)
 		return
 	}
 	if src.Verify != nil {
@@ -213,6 +240,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	read.Release() // authenticated: its bytes no longer count against the budget
 	req, err := ParseEndpoint(body, src.Name)
 	if err != nil {
 		g.reject(w, r, http.StatusBadRequest, err.Error(), nil)
@@ -223,14 +251,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveEncrypted is Meta's protocol: signature (432), decryption (421),
 // then an answer encrypted with the request's key and flipped IV.
-func (g *Gateway) serveEncrypted(w http.ResponseWriter, r *http.Request, src *Source, body []byte, start time.Time) {
+func (g *Gateway) serveEncrypted(w http.ResponseWriter, r *http.Request, src *Source, read *httpserver.Body, start time.Time) {
+	body := read.Bytes
 	if err := src.Verify(r.Header, body); err != nil {
 		g.reject(w, r, StatusSignatureInvalid, err.Error(), nil)
 		return
 	}
+	read.Release() // authenticated: its bytes no longer count against the budget
 	plain, session, err := DecryptRequest(src.PrivateKey, body)
 	if err != nil {
 		g.reject(w, r, StatusCannotDecrypt, err.Error(), nil)
+		return
+	}
+	// A replay is refused in the clear: sealing any answer to it would
+	// reuse the first request's nonce.
+	if !g.replays.first(session.id, time.Now()) {
+		g.reject(w, r, StatusCannotDecrypt, "replayed request: its AES key and IV were used within "+g.cfg.ReplayWindow.String(), nil)
 		return
 	}
 	req, err := ParseEndpoint(plain, src.Name)
@@ -258,7 +294,10 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, src *Source, re
 // the error body is encrypted, as Meta expects of a decrypted request.
 func (g *Gateway) reject(w http.ResponseWriter, r *http.Request, status int, reason string, session *Session) {
 	g.exchanges.WithLabelValues(sourceLabel(g, r), "rejected_"+strconv.Itoa(status)).Inc()
-	g.log.Warn("flow request rejected", "source", r.PathValue("source"), "status", status,
+	// The source of an unknown path and the reason may carry request text
+	// (a 900 KB action): both are bounded, in the log and in the answer.
+	reason = excerpt.Clip(reason, maxReasonBytes)
+	g.log.Warn("flow request rejected", "source", excerpt.Clip(r.PathValue("source"), excerpt.MaxBytes), "status", status,
 		"reason", reason, "request_id", requestID(r), "remote", r.RemoteAddr)
 	body, _ := json.Marshal(map[string]string{"error": reason})
 	writeSealed(w, status, body, session)
@@ -294,14 +333,8 @@ func writeAnswer(w http.ResponseWriter, status int, contentType string, body []b
 	_, _ = w.Write(body)
 }
 
-func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	return buf.Bytes(), err
-}
+// maxReasonBytes bounds a rejection's reason in the log and the answer.
+const maxReasonBytes = 512
 
 func requestID(r *http.Request) string { return httpserver.RequestID(r.Context()) }
 

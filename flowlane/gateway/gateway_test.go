@@ -256,19 +256,19 @@ func TestGatewayPlainEndpoint(t *testing.T) {
 
 // encrypt is what Meta does to a flow request: the vector's AES key and IV,
 // the key sealed to the endpoint's public key.
-func encrypt(t *testing.T, plain string) []byte {
+func encrypt(t *testing.T, iv []byte, plain string) []byte {
 	t.Helper()
-	body, err := gatewaytest.Seal(&testKey().PublicKey, vectorKey, vectorIV, []byte(plain))
+	body, err := gatewaytest.Seal(&testKey().PublicKey, vectorKey, iv, []byte(plain))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return body
 }
 
-// decryptAnswer opens an answer sealed with the vector key and flipped IV.
-func decryptAnswer(t *testing.T, b64 []byte) string {
+// decryptAnswer opens an answer sealed with the vector key and iv, flipped.
+func decryptAnswer(t *testing.T, iv, b64 []byte) string {
 	t.Helper()
-	plain, err := gatewaytest.Open(vectorKey, vectorIV, b64)
+	plain, err := gatewaytest.Open(vectorKey, iv, b64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,16 +286,18 @@ func TestGatewayEncryptedEndpoint(t *testing.T) {
 		t.Fatalf("ping: %d %q %s, want 200 %s text/plain", resp.StatusCode, body, resp.Header.Get("Content-Type"), vectorResponse)
 	}
 
-	exchange := encrypt(t, `{"version":"3.0","action":"data_exchange","screen":"WELCOME","data":{"x":1},"flow_token":"live"}`)
+	// Each request an IV of its own: the vector's again would be a replay.
+	ivs := [][]byte{bytesOf(16, 0x51), bytesOf(16, 0x52)}
+	exchange := encrypt(t, ivs[0], `{"version":"3.0","action":"data_exchange","screen":"WELCOME","data":{"x":1},"flow_token":"live"}`)
 	resp, body = post(t, srv.URL+"/flows/meta/quote", exchange, "X-Hub-Signature-256", sign(exchange))
-	if resp.StatusCode != 200 || decryptAnswer(t, body) != `{"screen":"WELCOME","data":{"flow":"quote"}}` {
+	if resp.StatusCode != 200 || decryptAnswer(t, ivs[0], body) != `{"screen":"WELCOME","data":{"flow":"quote"}}` {
 		t.Fatalf("data_exchange: %d %q", resp.StatusCode, body)
 	}
 	if r := rec.last(t); r.Outcome != "answered" || r.FlowToken != "live" || r.Screen != "WELCOME" {
 		t.Errorf("recorded %+v", r)
 	}
 
-	expired := encrypt(t, `{"version":"3.0","action":"data_exchange","screen":"WELCOME","data":{},"flow_token":"expired"}`)
+	expired := encrypt(t, ivs[1], `{"version":"3.0","action":"data_exchange","screen":"WELCOME","data":{},"flow_token":"expired"}`)
 	resp, body = post(t, srv.URL+"/flows/meta", expired, "X-Hub-Signature-256", sign(expired))
 	if resp.StatusCode != gateway.StatusTokenInvalid {
 		t.Fatalf("expired token: status %d, want 427", resp.StatusCode)
@@ -303,7 +305,7 @@ func TestGatewayEncryptedEndpoint(t *testing.T) {
 	var msg struct {
 		ErrorMsg string `json:"error_msg"`
 	}
-	if err := json.Unmarshal([]byte(decryptAnswer(t, body)), &msg); err != nil || msg.ErrorMsg != "Esta sesión ya expiró." {
+	if err := json.Unmarshal([]byte(decryptAnswer(t, ivs[1], body)), &msg); err != nil || msg.ErrorMsg != "Esta sesión ya expiró." {
 		t.Errorf("427 body %q (%v)", msg.ErrorMsg, err)
 	}
 

@@ -275,6 +275,10 @@ func plainCases(t *testing.T) []flowCase {
 func encryptedCases(t *testing.T, priv *rsa.PrivateKey) []flowCase {
 	pub := &priv.PublicKey
 	key, iv := bytesOf(16, 0x00), bytesOf(16, 0x10)
+	// Every request that decrypts has an IV of its own: one that repeats
+	// another's key and IV is refused as a replay (TestEncryptedReplay).
+	ivs := byte(0x30)
+	nextIV := func() []byte { ivs++; return bytesOf(16, ivs) }
 	sign := func(b []byte) string { return "sha256=" + hmacHex(appSecret, b) }
 	post := func(b []byte) *http.Request { return flowPost("/flows/meta", b, "X-Hub-Signature-256", sign(b)) }
 	const ping = `{"version":"3.0","action":"ping"}`
@@ -289,6 +293,7 @@ func encryptedCases(t *testing.T, priv *rsa.PrivateKey) []flowCase {
 	// notAFlowRequest decrypts to plain, which is no flow request: 400,
 	// with the error sealed for the sender as Meta expects.
 	notAFlowRequest := func(name, plain, says string) flowCase {
+		iv := nextIV()
 		return flowCase{name: name, req: post(seal(t, pub, key, iv, plain).json()), status: 400, check: encryptedAnswerSays(key, iv, says)}
 	}
 	answered := func(name string, k, v []byte, plain, says string) flowCase {
@@ -310,10 +315,12 @@ func encryptedCases(t *testing.T, priv *rsa.PrivateKey) []flowCase {
 	over := []byte(`{"encrypted_flow_data":"` + strings.Repeat("A", hostileMaxBody) + `","encrypted_aes_key":"","initial_vector":""}`)
 	lying := post(over)
 	lying.ContentLength = 10
+	upperIV := nextIV()
+	upper := seal(t, pub, key, upperIV, ping).json()
 	return []flowCase{
 		answered("ping, the baseline", key, iv, ping, `"status":"active"`),
-		{name: "upper-case hex signature", req: flowPost("/flows/meta", valid.json(), "X-Hub-Signature-256", "sha256="+strings.ToUpper(hmacHex(appSecret, valid.json()))),
-			status: 200, answered: "answered", check: encryptedAnswerSays(key, iv, `"status":"active"`)},
+		{name: "upper-case hex signature", req: flowPost("/flows/meta", upper, "X-Hub-Signature-256", "sha256="+strings.ToUpper(hmacHex(appSecret, upper))),
+			status: 200, answered: "answered", check: encryptedAnswerSays(key, upperIV, `"status":"active"`)},
 		badSignature("unsigned", flowPost("/flows/meta", valid.json())),
 		badSignature("wrong app secret", flowPost("/flows/meta", valid.json(), "X-Hub-Signature-256", "sha256="+hmacHex("guess", valid.json()))),
 		badSignature("signature over other bytes", flowPost("/flows/meta", append(valid.json(), ' '), "X-Hub-Signature-256", sign(valid.json()))),

@@ -39,10 +39,16 @@ func (p *Process) flowGateway() (*gateway.Gateway, *queue.ExchangeRecorder, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	budget, err := p.bodyBudget()
+	if err != nil {
+		recorder.Close(context.Background())
+		return nil, nil, err
+	}
 	gw, err := gateway.NewGateway(p.nc, gateway.GatewayConfig{
 		Prefix:       p.cfg.NATS.SubjectPrefix,
 		Sources:      sources,
 		MaxBodyBytes: p.cfg.Ingest.MaxBodyBytes,
+		BodyBudget:   budget,
 		Recorder:     recorder,
 	}, p.log, p.registry)
 	if err != nil {
