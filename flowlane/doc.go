@@ -15,6 +15,7 @@
 // A responder registers a [HandlerFunc] per source and flow on a
 // [Responder] and runs it; replicas share the load in a queue group:
 //
+//	nc, err := nats.Connect("nats://TOKEN@hooklane-nats:4222") // the token of nats.token, if set
 //	r := flowlane.NewResponder(nc, flowlane.ResponderConfig{})
 //	r.Handle("platica", "*", func(ctx context.Context, req *flowlane.Request) (*flowlane.Response, error) {
 //		return flowlane.Screen("WELCOME", map[string]any{"name": "Juan"}), nil
