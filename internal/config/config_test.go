@@ -81,7 +81,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"negative replicas", "nats: {replicas: -1}\n", nil, "line 1: nats.replicas: is -1; it may not be below 0"},
 		{"batch wait past its cap", "worker:\n  batch_wait: 1m\n", nil, "line 2: worker.batch_wait: is 1m0s; it may not be above 10s"},
 		{"duration without a unit", "worker:\n  batch_wait: 700\n", nil, "line 2: worker.batch_wait: 700 has no unit: add one, e.g. 700ms"},
-		{"duration from a variable without a unit", "nats:\n  max_age: ${AGE}\n", map[string]string{"AGE": "30"}, "line 2: nats.max_age: 30 has no unit: add one, e.g. 30ms"},
+		{"duration from a variable without a unit", "nats:\n  duplicate_window: ${WINDOW}\n", map[string]string{"WINDOW": "30"}, "line 2: nats.duplicate_window: 30 has no unit: add one, e.g. 30ms"},
 		{"not a duration", "ingest: {publish_timeout: soon}\n", nil, `line 1: ingest.publish_timeout: "soon" is not a duration`},
 		{"not a number", "worker:\n  batch_size: many\n", nil, `line 2: worker.batch_size: "many" is not a whole number`},
 		{"list for a value", "addr: [a, b]\n", nil, "line 1: addr: want a single value"},
@@ -173,12 +173,12 @@ func TestListenPortZero(t *testing.T) {
 }
 
 func TestEmptyDefault(t *testing.T) {
-	cfg, err := ParseLookup([]byte("nats:\n  url: ${NATS_URL_X:-}\n  max_age: ${AGE:-}\n"), lookup(nil))
+	cfg, err := ParseLookup([]byte("nats:\n  url: ${NATS_URL_X:-}\n  max_bytes: ${BYTES:-}\n"), lookup(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.NATS.URL != "" || cfg.NATS.MaxAge != 168*time.Hour {
-		t.Errorf("url %q, max_age %v; want empty and the default", cfg.NATS.URL, cfg.NATS.MaxAge)
+	if cfg.NATS.URL != "" || cfg.NATS.MaxBytes != 10<<30 {
+		t.Errorf("url %q, max_bytes %v; want empty and the default", cfg.NATS.URL, cfg.NATS.MaxBytes)
 	}
 }
 
