@@ -93,8 +93,9 @@ type NATS struct {
 	Replicas int `yaml:"replicas" validate:"gte=0,lte=5"`
 	// MaxBytes is the most the stream holds of deliveries no worker has
 	// stored yet; once full, ingest answers 503 rather than anything being
-	// dropped. Defaults to 10 GiB.
-	MaxBytes int64 `yaml:"max_bytes" validate:"gte=0"`
+	// dropped. -1, the default, is as much as the server's JetStream
+	// storage allows.
+	MaxBytes int64 `yaml:"max_bytes" validate:"gte=-1"`
 	// DuplicateWindow is how long JetStream remembers message ids to drop
 	// retries before they reach a worker; the workers drop later ones. The
 	// server holds every id of the window in memory. Defaults to 2m.

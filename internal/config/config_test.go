@@ -177,7 +177,7 @@ func TestEmptyDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.NATS.URL != "" || cfg.NATS.MaxBytes != 10<<30 {
+	if cfg.NATS.URL != "" || cfg.NATS.MaxBytes != -1 {
 		t.Errorf("url %q, max_bytes %v; want empty and the default", cfg.NATS.URL, cfg.NATS.MaxBytes)
 	}
 }

@@ -76,9 +76,10 @@ func WaitConnected(ctx context.Context, nc *nats.Conn) error {
 const (
 	DefaultReplicas        = 1
 	DefaultDuplicateWindow = 2 * time.Minute
-	// DefaultMaxBytes is the stream's default size: about five million
-	// deliveries of 2 KB waiting for a worker.
-	DefaultMaxBytes = 10 << 30
+	// DefaultMaxBytes, -1, lets the stream grow to what the server's
+	// JetStream storage allows: a fixed size would be reserved on the
+	// server, and refused where it has less.
+	DefaultMaxBytes = -1
 )
 
 // StreamConfig describes the stream deliveries are published to.
