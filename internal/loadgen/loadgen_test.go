@@ -113,7 +113,9 @@ worker:
 console:
   addr: 127.0.0.1:0
 sources:
-  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+  # A flow delivery is answered only once it is queued: a budget a busy
+  # machine cannot exhaust keeps a slow publish from becoming a 503.
+  - {name: platica, provider: platica, secrets: [platica-test-secret], flows: {budget: 10s}}
   - {name: wa, provider: meta, secrets: [meta-test-app-secret]}
   - {name: whatz, provider: whatzmeapi, secrets: [whatz-test-secret], bearer_token: whatz-token}
   - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
@@ -279,7 +281,9 @@ worker:
 console:
   addr: 127.0.0.1:0
 sources:
-  - {name: platica, provider: platica, secrets: [platica-test-secret]}
+  # A flow delivery is answered only once it is queued: a budget a busy
+  # machine cannot exhaust keeps a slow publish from becoming a 503.
+  - {name: platica, provider: platica, secrets: [platica-test-secret], flows: {budget: 10s}}
   - {name: wa, provider: meta, secrets: [meta-test-app-secret]}
   - {name: whatz, provider: whatzmeapi, secrets: [whatz-test-secret]}
   - {name: whapi, provider: whapi, secrets: [whapi-test-secret]}
