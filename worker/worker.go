@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -271,11 +272,40 @@ type item struct {
 	redrive  storage.Redrive // set when the message is a dead letter's redrive
 }
 
+// hold tells JetStream, every third of AckWait until the returned function
+// is called, that the batch in hand is still being worked on: a write that
+// takes longer than AckWait (a delivery of 100,000 statuses takes tens of
+// seconds with the model) is then not redelivered to another worker, which
+// would write it again in vain. A message already settled ignores it.
+func (w *Worker) hold(batch []jetstream.Msg) (release func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(w.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, msg := range batch {
+					_ = msg.InProgress() // ErrMsgAlreadyAckd once settled
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // process decodes a batch, stores it and settles every message, in parts
 // of about BatchEvents events, so that no more than that are decoded at
 // once (and one delivery's, provider.MaxEvents at most). It returns an
 // error only when the worker must stop.
 func (w *Worker) process(ctx context.Context, batch []jetstream.Msg) error {
+	defer w.hold(batch)()
 	var stop error
 	began := time.Now()
 	items := make([]item, 0, len(batch))

@@ -131,7 +131,7 @@ func (r *rig) count(t *testing.T, sql string) int {
 // pending or unacknowledged. The minute is a bound for a stuck worker.
 func (r *rig) settled(t *testing.T, want int, sql string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(5 * time.Minute) // a busy machine may take minutes; success returns at once
 	for {
 		got := r.count(t, sql)
 		info, err := r.js.Consumer(context.Background(), r.cfg.Stream, r.cfg.Consumer)
@@ -443,5 +443,42 @@ func TestStopBeforeConsumingIsNoError(t *testing.T) {
 	cancel()
 	if err := w.Run(ctx); err != nil {
 		t.Errorf("Run stopped before it began: %v, want nil", err)
+	}
+}
+
+// slowStore holds its first Save for hold before writing, as a write of a
+// very large delivery does.
+type slowStore struct {
+	*storage.Store
+	hold  time.Duration
+	saves atomic.Int32
+}
+
+func (s *slowStore) Save(ctx context.Context, records []storage.Record) (storage.SaveResult, error) {
+	if s.saves.Add(1) == 1 {
+		select {
+		case <-ctx.Done():
+			return storage.SaveResult{}, ctx.Err()
+		case <-time.After(s.hold):
+		}
+	}
+	return s.Store.Save(ctx, records)
+}
+
+func TestWriteLongerThanAckWaitIsNotRedelivered(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	// The batch is held for over three ack waits; the worker's progress
+	// reports come every third of one, so two may be missed.
+	r.cfg.AckWait, r.cfg.SettleTimeout = 3*time.Second, time.Minute
+	r.publish(t, 1, "read")
+	slow := &slowStore{Store: r.store, hold: 10 * time.Second}
+	w, _ := r.start(t, slow, nil)
+	r.settled(t, 1, "SELECT count(*) FROM events")
+	if got := testutil.ToFloat64(w.metrics.redeliveries); got != 0 {
+		t.Errorf("redeliveries = %v, want none while the write was in progress", got)
+	}
+	if got := slow.saves.Load(); got != 1 {
+		t.Errorf("%d saves, want 1: the message was handed out again mid-write", got)
 	}
 }
