@@ -58,6 +58,7 @@ const (
 	DefaultRetryInitial  = 500 * time.Millisecond
 	DefaultRetryMax      = time.Minute
 	DefaultSettleTimeout = 20 * time.Second
+	DefaultWriteTimeout  = 5 * time.Minute
 )
 
 // Config configures a Worker.
@@ -108,6 +109,11 @@ type Config struct {
 	// SettleTimeout bounds writing and acking the batch in hand once a stop
 	// is requested. Defaults to 20s.
 	SettleTimeout time.Duration
+	// WriteTimeout bounds writing and acking one batch while the worker
+	// runs: far above what the largest delivery takes (tens of seconds for
+	// 100,000 statuses with the model), so that only a hung database ends
+	// it. Defaults to 5m.
+	WriteTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -125,6 +131,7 @@ func (c Config) withDefaults() Config {
 	c.RetryInitial = cmp.Or(c.RetryInitial, DefaultRetryInitial)
 	c.RetryMax = cmp.Or(c.RetryMax, DefaultRetryMax)
 	c.SettleTimeout = cmp.Or(c.SettleTimeout, DefaultSettleTimeout)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
 	return c
 }
 
@@ -213,9 +220,7 @@ func (w *Worker) loop(ctx context.Context, cons jetstream.Consumer) error {
 		if len(batch) == 0 {
 			continue
 		}
-		// The batch in hand is written and acked even when a stop arrives
-		// meanwhile; its own deadline keeps the stop bounded.
-		settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SettleTimeout)
+		settleCtx, cancel := w.settleContext(ctx)
 		err = w.process(settleCtx, batch)
 		cancel()
 		if err != nil {
@@ -270,6 +275,20 @@ type item struct {
 	record   *storage.Record
 	exchange *hooklane.FlowExchange
 	redrive  storage.Redrive // set when the message is a dead letter's redrive
+}
+
+// settleContext is the context a fetched batch is written and acked in. The
+// batch in hand is finished even when a stop arrives meanwhile: the context
+// ends WriteTimeout after the write began, or SettleTimeout after ctx ends,
+// whichever comes first. A large delivery's write is not cut short while the
+// worker runs, and a stop stays bounded.
+func (w *Worker) settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.WriteTimeout)
+	stopped := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.SettleTimeout, cancel) })
+	return settle, func() {
+		stopped()
+		cancel()
+	}
 }
 
 // hold tells JetStream, every third of AckWait until the returned function
