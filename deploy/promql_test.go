@@ -169,6 +169,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	cfg := fmt.Sprintf(`addr: 127.0.0.1:0
 database_url: %q
 nats: {store_dir: %q}
+console: {addr: "127.0.0.1:0"}
 sources:
   - {name: whapi, provider: whapi, secrets: [%s]}
   - {name: platica, provider: platica, secrets: [%s]}
