@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/hooklane/hooklane/internal/config"
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 

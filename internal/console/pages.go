@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/hooklane/hooklane"
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 

@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hooklane/hooklane/internal/app"
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/hooklane/hooklane/internal/app"
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/hooklane/hooklane/internal/app"
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 )
 
 const tailUsage = `usage: hooklane tail [--source S] [--type T] [--contact C] [--json] [--config FILE]

@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 )
 
 func TestTailSeesOnlyNewMatchingDeliveries(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hooklane/hooklane/operate"
+	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
 
@@ -37,7 +37,7 @@ func TestReplayRestoresDeletedEvents(t *testing.T) {
 	r := newRig(t)
 	r.startWorker(t)
 	for _, f := range []string{"messages_batch", "statuses", "flow_completion", "template_status"} {
-		body, err := os.ReadFile("../testdata/payloads/meta/" + f + ".json")
+		body, err := os.ReadFile("../../testdata/payloads/meta/" + f + ".json")
 		if err != nil {
 			t.Fatal(err)
 		}
