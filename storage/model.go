@@ -372,7 +372,7 @@ func mergeContact(a, b *contactRow) {
 	a.lastInbound = latest(a.lastInbound, b.lastInbound)
 }
 
-// mergeConversation merges b into a, as conversationsSQL's SET does.
+// mergeConversation merges b into a, as claimSQL's conversations SET does.
 func mergeConversation(a, b *conversationRow) {
 	if newer(a.statusAt, b.statusAt, a.status, b.status) {
 		a.status, a.statusAt = b.status, b.statusAt
@@ -398,16 +398,22 @@ func mergeConversation(a, b *conversationRow) {
 // whether the merge changes anything, for an upsert's DO UPDATE.
 type setClause [][2]string
 
+// set renders the SET list.
+func (s setClause) set() string {
+	set := make([]string, len(s))
+	for i, c := range s {
+		set[i] = c[0] + " = " + c[1]
+	}
+	return "SET " + strings.Join(set, ",\n\t\t")
+}
+
 // sql renders the SET list and a WHERE that skips a merge changing nothing.
 func (s setClause) sql(table string) string {
-	var set, cols, exprs []string
-	for _, c := range s {
-		set = append(set, c[0]+" = "+c[1])
-		cols = append(cols, table+"."+c[0])
-		exprs = append(exprs, c[1])
+	cols, exprs := make([]string, len(s)), make([]string, len(s))
+	for i, c := range s {
+		cols[i], exprs[i] = table+"."+c[0], c[1]
 	}
-	return "SET " + strings.Join(set, ",\n\t\t") +
-		"\n\tWHERE (" + strings.Join(cols, ", ") + ") IS DISTINCT FROM (" + strings.Join(exprs, ", ") + ")"
+	return s.set() + "\n\tWHERE (" + strings.Join(cols, ", ") + ") IS DISTINCT FROM (" + strings.Join(exprs, ", ") + ")"
 }
 
 // latestSQL is the rule "the value with the latest time, ties broken by the
@@ -469,46 +475,73 @@ var messagesSet = setClause{
 	minSQL("first_seen_at"), maxSQL("updated_at"),
 }
 
-// messagesSQL merges a batch's messages rows, one per key in key order, and
-// counts each row that gains the conversation its input names into that
-// conversation's message_count. conversationsSQL ran first in the same
-// transaction and holds the lock of every conversation the batch names, so
-// no other writer can be giving one of these messages one of these
-// conversations meanwhile: pre, read in this statement's snapshot, says
-// truly which rows had a conversation before.
-var messagesSQL = `
-WITH i AS (
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[],
-		$17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[],
-		$23::timestamptz[], $24::timestamptz[])
-		AS i(source, message_id, provider, account, conversation_id, contact, direction, type, text, original_text,
-			media, reply_to, status, error, sent_at, status_at, delivered_at, read_at, played_at, failed_at, edited_at,
-			deleted_at, first_seen_at, updated_at)
-), pre AS MATERIALIZED (
-	SELECT i.source, i.message_id, i.conversation_id, m.conversation_id IS NOT NULL AS had
-	FROM i LEFT JOIN messages m USING (source, message_id)
-), up AS (
-	INSERT INTO messages AS m (source, message_id, provider, account, conversation_id, contact, direction, type, text,
-		original_text, media, reply_to, status, error, sent_at, status_at, delivered_at, read_at, played_at, failed_at,
-		edited_at, deleted_at, first_seen_at, updated_at)
+// messageColumns are the messages columns a batch writes, in the order of
+// messageValues.
+const messageColumns = `source, message_id, provider, account, conversation_id, contact, direction, type, text,
+	original_text, media, reply_to, status, error, sent_at, status_at, delivered_at, read_at, played_at, failed_at,
+	edited_at, deleted_at, first_seen_at, updated_at`
+
+// messagesInput is a batch's messages rows, from messageValues' arrays
+// ($1 to $24), in key order.
+const messagesInput = `
 	SELECT source, message_id, provider, account, conversation_id, contact, direction, type, text, original_text,
 		media::jsonb, reply_to, status, error::jsonb, sent_at, status_at, delivered_at, read_at, played_at, failed_at,
 		edited_at, deleted_at, first_seen_at, updated_at
-	FROM i ORDER BY source, message_id
-	ON CONFLICT (source, message_id) DO UPDATE ` + messagesSet.sql("m") + `
-	RETURNING m.source, m.message_id, m.conversation_id
-), gained AS (
-	SELECT up.source, up.conversation_id, count(*) AS n
-	FROM up JOIN pre USING (source, message_id)
-	WHERE up.conversation_id = pre.conversation_id AND NOT pre.had
-	GROUP BY up.source, up.conversation_id
-), counted AS (
-	UPDATE conversations c SET message_count = c.message_count + g.n
-	FROM gained g WHERE c.source = g.source AND c.conversation_id = g.conversation_id
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[],
+		$17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[],
+		$23::timestamptz[], $24::timestamptz[])
+		AS i(` + messageColumns + `)
+	ORDER BY source, message_id`
+
+// claimSQL is the first of a batch's two messages statements, with the
+// batch's conversations. It inserts the messages rows that are new and
+// merges those that gain their conversation now, from none; it locks every
+// other row of the batch too, without writing it, as ON CONFLICT DO UPDATE
+// does whatever its WHERE says. The rows it returns are exactly the ones
+// this write gave a conversation, each to one writer only: an insert
+// happens once, and the WHERE is checked against the row as it stands once
+// locked. So it counts each into its conversation's message_count, in the
+// conversations upsert that follows (conversationValues' arrays, $25 to
+// $41). The locks go in one order in every writer: messages, then
+// conversations, each in key order.
+var claimSQL = `
+WITH claimed AS (
+	INSERT INTO messages AS m (` + messageColumns + `)` + messagesInput + `
+	ON CONFLICT (source, message_id) DO UPDATE ` + messagesSet.set() + `
+	WHERE m.conversation_id IS NULL AND excluded.conversation_id IS NOT NULL
+	RETURNING m.source, m.conversation_id
+), gained AS MATERIALIZED (
+	SELECT source, conversation_id, count(*) AS n
+	FROM claimed WHERE conversation_id IS NOT NULL
+	GROUP BY source, conversation_id
+), c AS (
+	INSERT INTO conversations AS m (source, conversation_id, provider, account, status, status_at, operation,
+		operation_at, owners, owners_at, tags, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at,
+		updated_at, message_count)
+	SELECT i.source, i.conversation_id, provider, account, status, status_at, operation, operation_at,
+		owners::jsonb, owners_at, tags::jsonb, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at,
+		updated_at, coalesce(g.n, 0)
+	FROM unnest($25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::timestamptz[], $31::text[],
+		$32::timestamptz[], $33::text[], $34::timestamptz[], $35::text[], $36::timestamptz[], $37::timestamptz[],
+		$38::timestamptz[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[])
+		AS i(source, conversation_id, provider, account, status, status_at, operation, operation_at, owners, owners_at,
+			tags, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at, updated_at)
+	LEFT JOIN gained g ON g.source = i.source AND g.conversation_id = i.conversation_id
+	ORDER BY i.source, i.conversation_id
+	ON CONFLICT (source, conversation_id) DO UPDATE ` + conversationsSet.sql("m") + `
 	RETURNING 1
 )
-SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM counted)`
+SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM c)`
+
+// messagesSQL is the second messages statement: it merges every row of the
+// batch into the stored one, all locked by claimSQL already. A row claimSQL
+// wrote already holds the merge, so it changes nothing there; the rows it
+// returns are the others it changed.
+var messagesSQL = `
+INSERT INTO messages AS m (` + messageColumns + `)` + messagesInput + `
+ON CONFLICT (source, message_id) DO UPDATE ` + messagesSet.sql("m") + `
+RETURNING 1`
 
 var contactsSet = func() setClause {
 	name := "(excluded.name_at IS NOT NULL AND (m.name_at IS NULL OR excluded.name_at > m.name_at OR (excluded.name_at = m.name_at AND " +
@@ -551,24 +584,9 @@ var conversationsSet = func() setClause {
 		s = append(s, l[0], l[1])
 	}
 	return append(s, maxSQL("expired_at"), maxSQL("last_message_at"), maxSQL("last_inbound_at"),
-		minSQL("first_seen_at"), maxSQL("updated_at"))
+		minSQL("first_seen_at"), maxSQL("updated_at"),
+		[2]string{"message_count", "m.message_count + excluded.message_count"})
 }()
-
-// conversationsSQL merges a batch's conversations rows, one per key in key
-// order; the rows it touches stay locked until the transaction ends.
-var conversationsSQL = `
-INSERT INTO conversations AS m (source, conversation_id, provider, account, status, status_at, operation, operation_at,
-	owners, owners_at, tags, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at, updated_at)
-SELECT source, conversation_id, provider, account, status, status_at, operation, operation_at,
-	owners::jsonb, owners_at, tags::jsonb, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at, updated_at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[],
-	$9::text[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
-	$15::timestamptz[], $16::timestamptz[], $17::timestamptz[])
-	AS i(source, conversation_id, provider, account, status, status_at, operation, operation_at, owners, owners_at,
-		tags, tags_at, expired_at, last_message_at, last_inbound_at, first_seen_at, updated_at)
-ORDER BY source, conversation_id
-ON CONFLICT (source, conversation_id) DO UPDATE ` + conversationsSet.sql("m") + `
-RETURNING 1`
 
 // nullText is s as a nullable SQL text: NULL when empty.
 func nullText(s string) pgtype.Text { return pgtype.Text{String: pgText(s), Valid: s != ""} }
@@ -613,16 +631,18 @@ func args[K comparable, R any](rows map[K]*R, compare func(a, b K) int, values f
 }
 
 // queue appends the batch's statements to b, in the lock order every writer
-// follows: the shared model lock, conversations, messages, contacts, each in
+// follows: the shared model lock, messages, conversations, contacts, each in
 // key order. read reads their results.
 func (mb *modelBatch) queue(b *pgx.Batch) {
+	messages := args(mb.messages, func(a, b messageKey) int {
+		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
+	}, messageValues)
+	conversations := args(mb.conversations, func(a, b conversationKey) int {
+		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
+	}, conversationValues)
 	b.Queue("SELECT pg_advisory_xact_lock_shared($1)", int64(modelLock))
-	b.Queue(conversationsSQL, args(mb.conversations, func(a, b conversationKey) int {
-		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
-	}, conversationValues)...)
-	b.Queue(messagesSQL, args(mb.messages, func(a, b messageKey) int {
-		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
-	}, messageValues)...)
+	b.Queue(claimSQL, append(slices.Clip(messages), conversations...)...)
+	b.Queue(messagesSQL, messages...)
 	b.Queue(contactsSQL, args(mb.contacts, func(a, b contactKey) int {
 		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.account, b.account),
 			strings.Compare(a.contact, b.contact))
@@ -635,20 +655,20 @@ func (mb *modelBatch) read(br pgx.BatchResults) (ModelResult, error) {
 	if _, err := br.Exec(); err != nil { // the lock
 		return res, err
 	}
-	conv, err := countRows(br)
-	if err != nil {
+	var claimed, conv int
+	if err := br.QueryRow().Scan(&claimed, &conv); err != nil {
 		return res, err
 	}
-	var msgs, counted int
-	if err := br.QueryRow().Scan(&msgs, &counted); err != nil {
+	merged, err := countRows(br)
+	if err != nil {
 		return res, err
 	}
 	contacts, err := countRows(br)
 	if err != nil {
 		return res, err
 	}
+	res.Messages = ModelCount{claimed + merged, len(mb.messages) - claimed - merged}
 	res.Conversations = ModelCount{conv, len(mb.conversations) - conv}
-	res.Messages = ModelCount{msgs, len(mb.messages) - msgs}
 	res.Contacts = ModelCount{contacts, len(mb.contacts) - contacts}
 	return res, nil
 }
