@@ -25,10 +25,13 @@ func TestNothingLeavesTheStreamUnstored(t *testing.T) {
 	// stream past its MaxBytes.
 	r := newRigAt(t, natstest.Server(t).ClientURL())
 	ctx := context.Background()
-	// The stream as a small one, made anew: room for a few deliveries.
+	// A small stream in place of the rig's: room for a few deliveries. It
+	// takes a name of its own, as a store deleted and made anew under the
+	// same name at once may still be going ("error creating store").
 	if err := r.js.DeleteStream(ctx, r.cfg.Stream); err != nil {
 		t.Fatal(err)
 	}
+	r.cfg.Stream += "_SMALL"
 	stream, err := queue.EnsureStream(ctx, r.js, queue.StreamConfig{Name: r.cfg.Stream, SubjectPrefix: r.prefix,
 		Consumer: r.cfg.Consumer, MaxBytes: 4 << 10})
 	if err != nil {
