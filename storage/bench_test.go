@@ -22,7 +22,7 @@ import (
 // without (model=off), side by side.
 func BenchmarkSave(b *testing.B) {
 	for _, events := range []int{1, 3} {
-		for _, size := range []int{1, 100, 500} {
+		for _, size := range []int{1, 256, 1024} {
 			for _, model := range []string{"off", "on"} {
 				b.Run(fmt.Sprintf("events=%d/batch=%d/model=%s", events, size, model), func(b *testing.B) {
 					s := storagetest.NewConfig(b, storage.Config{SkipModel: model == "off"})

@@ -175,7 +175,7 @@ type Worker struct {
 	// Defaults to "hooklane-worker".
 	Consumer string `yaml:"consumer" validate:"subject_token"`
 	// BatchSize is the most deliveries written in one transaction.
-	// Defaults to 256.
+	// Defaults to 1024.
 	BatchSize int `yaml:"batch_size" validate:"gte=0,lte=10000"`
 	// BatchBytes bounds the messages fetched for one batch beyond its
 	// first. Defaults to 8 MiB.
