@@ -594,40 +594,125 @@ func nullText(s string) pgtype.Text { return pgtype.Text{String: pgText(s), Vali
 // nullTime is t as a nullable SQL timestamptz: NULL when zero.
 func nullTime(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()} }
 
-func conversationValues(k conversationKey, r *conversationRow) []any {
-	return []any{k.source, k.id, r.provider, nullText(r.account), nullText(r.status), nullTime(r.statusAt),
-		nullText(r.operation), nullTime(r.operationAt), nullText(r.owners), nullTime(r.ownersAt), nullText(r.tags),
-		nullTime(r.tagsAt), nullTime(r.expiredAt), nullTime(r.lastMessage), nullTime(r.lastInbound),
-		nullTime(r.firstSeen), nullTime(r.updated)}
+func conversationValues(a *arrays, k conversationKey, r *conversationRow) {
+	a.key(k.source)
+	a.key(k.id)
+	a.key(r.provider)
+	a.text(r.account)
+	a.text(r.status)
+	a.time(r.statusAt)
+	a.text(r.operation)
+	a.time(r.operationAt)
+	a.text(r.owners)
+	a.time(r.ownersAt)
+	a.text(r.tags)
+	a.time(r.tagsAt)
+	a.time(r.expiredAt)
+	a.time(r.lastMessage)
+	a.time(r.lastInbound)
+	a.time(r.firstSeen)
+	a.time(r.updated)
 }
 
-func messageValues(k messageKey, r *messageRow) []any {
-	return []any{k.source, k.id, r.provider, nullText(r.account), nullText(r.conversation), nullText(r.contact),
-		nullText(r.direction), nullText(r.typ), nullText(r.text), nullText(r.original), nullText(r.media),
-		nullText(r.replyTo), nullText(r.status), nullText(r.errorJSON), nullTime(r.sentAt), nullTime(r.statusAt),
-		nullTime(r.deliveredAt), nullTime(r.readAt), nullTime(r.playedAt), nullTime(r.failedAt),
-		nullTime(r.editedAt), nullTime(r.deletedAt), nullTime(r.firstSeen), nullTime(r.updated)}
+func messageValues(a *arrays, k messageKey, r *messageRow) {
+	a.key(k.source)
+	a.key(k.id)
+	a.key(r.provider)
+	for _, s := range []string{r.account, r.conversation, r.contact, r.direction, r.typ, r.text, r.original, r.media,
+		r.replyTo, r.status, r.errorJSON} {
+		a.text(s)
+	}
+	for _, t := range []time.Time{r.sentAt, r.statusAt, r.deliveredAt, r.readAt, r.playedAt, r.failedAt,
+		r.editedAt, r.deletedAt, r.firstSeen, r.updated} {
+		a.time(t)
+	}
 }
 
-func contactValues(k contactKey, r *contactRow) []any {
-	return []any{k.source, k.account, k.contact, r.provider, nullText(r.name), nullTime(r.nameAt),
-		nullText(r.username), nullText(r.phone), nullText(r.jid), nullText(r.userID), nullText(r.clientID),
-		nullText(r.email), nullTime(r.emailAt), nullText(r.tags), nullTime(r.tagsAt), nullText(r.owners),
-		nullTime(r.ownersAt), nullText(r.customFields), nullTime(r.customFieldsAt), nullTime(r.firstSeen),
-		nullTime(r.lastSeen), nullTime(r.lastInbound)}
+func contactValues(a *arrays, k contactKey, r *contactRow) {
+	a.key(k.source)
+	a.key(k.account)
+	a.key(k.contact)
+	a.key(r.provider)
+	a.text(r.name)
+	a.time(r.nameAt)
+	for _, s := range []string{r.username, r.phone, r.jid, r.userID, r.clientID, r.email} {
+		a.text(s)
+	}
+	a.time(r.emailAt)
+	a.text(r.tags)
+	a.time(r.tagsAt)
+	a.text(r.owners)
+	a.time(r.ownersAt)
+	a.text(r.customFields)
+	for _, t := range []time.Time{r.customFieldsAt, r.firstSeen, r.lastSeen, r.lastInbound} {
+		a.time(t)
+	}
 }
 
-// args lays rows out as unnest's arrays, a column each, in key order.
-func args[K comparable, R any](rows map[K]*R, compare func(a, b K) int, values func(K, *R) []any) []any {
-	var zero R
-	template := values(*new(K), &zero)
-	cols := make([][]any, len(template))
-	for _, k := range slices.SortedFunc(maps.Keys(rows), compare) {
-		for i, v := range values(k, rows[k]) {
-			cols[i] = append(cols[i], v)
+// arrays lays a table's rows out as unnest's arrays, a typed column each,
+// in the order a row's values are added.
+type arrays struct {
+	cols []column
+	next int // the column the row being added fills next
+}
+
+// A column holds one of keys (text, never NULL), texts (NULL when empty)
+// or times (NULL when zero).
+type column struct {
+	kind  byte
+	keys  []string
+	texts []pgtype.Text
+	times []pgtype.Timestamptz
+}
+
+func (a *arrays) column(kind byte) *column {
+	if a.next == len(a.cols) {
+		a.cols = append(a.cols, column{kind: kind})
+	}
+	a.next++
+	return &a.cols[a.next-1]
+}
+
+func (a *arrays) key(s string) { c := a.column('k'); c.keys = append(c.keys, s) }
+
+func (a *arrays) text(s string) { c := a.column('t'); c.texts = append(c.texts, nullText(s)) }
+
+func (a *arrays) time(t time.Time) { c := a.column('T'); c.times = append(c.times, nullTime(t)) }
+
+// args lays rows out as unnest's arrays, in key order. A zero row, added
+// first and then dropped, gives each column its type, for a batch without
+// rows too.
+func args[K comparable, R any](rows map[K]*R, compare func(a, b K) int, values func(*arrays, K, *R)) []any {
+	var a arrays
+	values(&a, *new(K), new(R))
+	for i := range a.cols {
+		c := &a.cols[i]
+		c.keys, c.texts, c.times = c.keys[:0:0], c.texts[:0:0], c.times[:0:0]
+		switch c.kind {
+		case 'k':
+			c.keys = make([]string, 0, len(rows))
+		case 't':
+			c.texts = make([]pgtype.Text, 0, len(rows))
+		default:
+			c.times = make([]pgtype.Timestamptz, 0, len(rows))
 		}
 	}
-	return columns(template, cols)
+	for _, k := range slices.SortedFunc(maps.Keys(rows), compare) {
+		a.next = 0
+		values(&a, k, rows[k])
+	}
+	out := make([]any, len(a.cols))
+	for i, c := range a.cols {
+		switch c.kind {
+		case 'k':
+			out[i] = c.keys
+		case 't':
+			out[i] = c.texts
+		default:
+			out[i] = c.times
+		}
+	}
+	return out
 }
 
 // queue appends the batch's statements to b, in the lock order every writer
@@ -685,33 +770,4 @@ func countRows(br pgx.BatchResults) (int, error) {
 	}
 	rows.Close()
 	return n, rows.Err()
-}
-
-// columns turns the per-column value lists into typed arrays for unnest;
-// template gives each column's type, for a batch without rows too.
-func columns(template []any, cols [][]any) []any {
-	out := make([]any, len(template))
-	for i, t := range template {
-		var c []any
-		if i < len(cols) {
-			c = cols[i]
-		}
-		switch t.(type) {
-		case string:
-			out[i] = convert[string](c)
-		case pgtype.Text:
-			out[i] = convert[pgtype.Text](c)
-		default:
-			out[i] = convert[pgtype.Timestamptz](c)
-		}
-	}
-	return out
-}
-
-func convert[T any](c []any) []T {
-	out := make([]T, len(c))
-	for i, v := range c {
-		out[i] = v.(T)
-	}
-	return out
 }
