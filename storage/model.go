@@ -113,20 +113,38 @@ func newModelBatch() *modelBatch {
 	}
 }
 
-// addEvent adds the facts of r's event with key, which was new: key as
-// stored, through IndexKey. When r carries the key twice, the first is the
-// one stored.
-func (b *modelBatch) addEvent(r *Record, key string) {
-	for i := range r.Events {
-		e := &r.Events[i]
-		if IndexKey(e.Key) != key { // key is the stored form
-			continue
+// addEvent adds the facts of e, an event of r that was new.
+func (b *modelBatch) addEvent(r *Record, e *hooklane.Event) {
+	for j := range e.Facts {
+		b.add(newFact{source: r.Delivery.Source, provider: r.Delivery.Provider, account: e.Account,
+			received: r.Delivery.ReceivedAt, fact: &e.Facts[j]})
+	}
+}
+
+// addStored adds the facts of the events of r stored under keys, in their
+// stored form (IndexKey), which were new. When r carries a key twice, the
+// first is the one stored.
+func (b *modelBatch) addStored(r *Record, keys []string) {
+	at := make(map[string]int, len(r.Events))
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		at[IndexKey(r.Events[i].Key)] = i
+	}
+	for _, k := range keys {
+		if i, ok := at[k]; ok {
+			b.addEvent(r, &r.Events[i])
 		}
-		for j := range e.Facts {
-			b.add(newFact{source: r.Delivery.Source, provider: r.Delivery.Provider, account: e.Account,
-				received: r.Delivery.ReceivedAt, fact: &e.Facts[j]})
-		}
-		return
+	}
+}
+
+// addStoredOf adds the facts of new events that a statement reports as
+// pairs: owners[i] names the record of keys[i], which record finds.
+func addStoredOf[T comparable](b *modelBatch, owners []T, keys []string, record func(T) *Record) {
+	by := make(map[T][]string)
+	for i, o := range owners {
+		by[o] = append(by[o], keys[i])
+	}
+	for o, ks := range by {
+		b.addStored(record(o), ks)
 	}
 }
 

@@ -302,3 +302,33 @@ func TestReplayWritesTheModel(t *testing.T) {
 		t.Errorf("after the replay:\n%s", diffLines(want, got))
 	}
 }
+
+// TestReprojectBoundedKeys rebuilds the rows of events whose keys are over
+// IndexKey's bound, stored in their bounded form, from a delivery of
+// many statuses.
+func TestReprojectBoundedKeys(t *testing.T) {
+	t.Parallel()
+	s, conn := newStore(t)
+	long := "wamid." + strings.Repeat("L", 400)
+	var statuses []string
+	for i := range 500 {
+		statuses = append(statuses, fmt.Sprintf(`{"id":"wamid.MANY%d","status":"delivered","timestamp":"%d","recipient_id":"5215512345678"}`, i, 1700000000+i))
+	}
+	records := []storage.Record{
+		delivered(t, "src-meta", "meta", metaStatus(long, "read", 1700000100), received),
+		delivered(t, "src-meta", "meta", metaBody(`"statuses":[`+strings.Join(statuses, ",")+`]`), received),
+	}
+	if _, err := s.Save(t.Context(), records); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM messages"); n != 501 {
+		t.Fatalf("%d messages rows, want 501", n)
+	}
+	want := modelTables(t, conn)
+	if _, err := s.Reproject(t.Context(), storage.ReprojectConfig{Derive: derive}); err != nil {
+		t.Fatal(err)
+	}
+	if got := modelTables(t, conn); got != want {
+		t.Errorf("a reprojection differs:\n%s", diffLines(want, got))
+	}
+}

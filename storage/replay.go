@@ -222,9 +222,7 @@ func (s *Store) Rederive(ctx context.Context, cp *ReplayCheckpoint, records []Re
 			for i := range records {
 				byID[records[i].DeliveryID] = &records[i].Record
 			}
-			for i, id := range ids {
-				mb.addEvent(byID[id], newKeys[i])
-			}
+			addStoredOf(mb, ids, newKeys, func(id int64) *Record { return byID[id] })
 			return nil
 		})
 	}

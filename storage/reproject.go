@@ -165,9 +165,9 @@ func reprojectBatch(ctx context.Context, tx pgx.Tx, cfg ReprojectConfig, last in
 		}
 		r := Record{Delivery: d}
 		for _, e := range events {
-			if stored[e.Key] {
+			if k := IndexKey(e.Key); stored[k] {
 				r.Events = append(r.Events, e)
-				delete(stored, e.Key) // the first of a key is the one stored
+				delete(stored, k) // the first of a key is the one stored
 				p.Events++
 			}
 		}
@@ -185,7 +185,7 @@ func (s *Store) writeModel(ctx context.Context, records []Record) error {
 	mb := newModelBatch()
 	for i := range records {
 		for j := range records[i].Events {
-			mb.addEvent(&records[i], records[i].Events[j].Key)
+			mb.addEvent(&records[i], &records[i].Events[j])
 		}
 	}
 	conn, err := s.pool.Acquire(ctx)

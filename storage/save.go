@@ -257,13 +257,12 @@ func (s *Store) saveWithModel(ctx context.Context, records []Record, stmts []sta
 			res.Deliveries += deliveries
 			res.Duplicates -= deliveries
 			res.Events += events
-			for i, n := range ordinals {
+			addStoredOf(mb, ordinals, keys, func(n int64) *Record {
 				if st.more != nil {
-					mb.addEvent(st.more, keys[i])
-				} else {
-					mb.addEvent(&st.records[n-1], keys[i])
+					return st.more
 				}
-			}
+				return &st.records[n-1]
+			})
 		}
 		return nil
 	})
