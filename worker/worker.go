@@ -111,9 +111,9 @@ type Config struct {
 	// is requested. Defaults to 20s.
 	SettleTimeout time.Duration
 	// WriteTimeout bounds writing and acking one batch while the worker
-	// runs: far above what the largest delivery takes (tens of seconds for
-	// 100,000 statuses with the model), so that only a hung database ends
-	// it. Defaults to 5m.
+	// runs: far above what the largest delivery takes (seconds for 100,000
+	// statuses with the model, more on a busy database), so that only a hung
+	// database ends it. Defaults to 5m.
 	WriteTimeout time.Duration
 }
 
