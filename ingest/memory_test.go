@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/metricstest"
 	"github.com/hooklane/hooklane/internal/natstest"
 )
 
@@ -53,7 +54,7 @@ func TestClaimedBodiesCostNoMemory(t *testing.T) {
 	// first buffer for each; the minute is a bound for a stuck server.
 	want := float64(conns * 16 << 10)
 	for deadline := time.Now().Add(time.Minute); ; {
-		if held := gathered(t, r.reg, "hooklane_http_unauthenticated_body_bytes"); held == want {
+		if held := metricstest.Value(t, r.reg, "hooklane_http_unauthenticated_body_bytes"); held == want {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the budget holds %v bytes, want %v: not every request reached its body", held, want)
@@ -97,7 +98,7 @@ func TestBodyBudgetExhausted(t *testing.T) {
 		stalled = append(stalled, c)
 		fmt.Fprintf(c, "POST /webhooks/whapi HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n{", 100<<10)
 	}
-	for deadline := time.Now().Add(time.Minute); gathered(t, reg, "hooklane_http_unauthenticated_body_bytes") != 64<<10; {
+	for deadline := time.Now().Add(time.Minute); metricstest.Value(t, reg, "hooklane_http_unauthenticated_body_bytes") != 64<<10; {
 		if time.Now().After(deadline) {
 			t.Fatal("the stalled requests never held the budget")
 		}
@@ -119,7 +120,7 @@ func TestBodyBudgetExhausted(t *testing.T) {
 	for _, c := range stalled {
 		c.Close()
 	}
-	for deadline := time.Now().Add(time.Minute); gathered(t, reg, "hooklane_http_unauthenticated_body_bytes") != 0; {
+	for deadline := time.Now().Add(time.Minute); metricstest.Value(t, reg, "hooklane_http_unauthenticated_body_bytes") != 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the closed requests still hold the budget")
 		}
@@ -140,23 +141,6 @@ func withURL(req *http.Request, base string) *http.Request {
 	out, _ := http.NewRequest(req.Method, base+req.URL.Path, req.Body)
 	out.Header = req.Header
 	return out
-}
-
-// gathered is the value of the gauge or counter name in reg.
-func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }
 
 // liveHeap is the heap in use once garbage is collected.

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hooklane/hooklane"
+	"github.com/hooklane/hooklane/internal/metricstest"
 	"github.com/hooklane/hooklane/internal/natstest"
 	"github.com/hooklane/hooklane/internal/queue"
 )
@@ -100,11 +101,5 @@ func oldestUnstored(t *testing.T, reg *prometheus.Registry) float64 {
 	if err != nil || n != 1 {
 		t.Fatalf("hooklane_stream_oldest_unstored_age_seconds: %d samples, %v", n, err)
 	}
-	mfs, _ := reg.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() == "hooklane_stream_oldest_unstored_age_seconds" {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return -1
+	return metricstest.Value(t, reg, "hooklane_stream_oldest_unstored_age_seconds")
 }

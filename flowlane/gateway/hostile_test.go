@@ -26,6 +26,7 @@ import (
 	"github.com/hooklane/hooklane/flowlane/gateway"
 	"github.com/hooklane/hooklane/flowlane/gateway/gatewaytest"
 	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/metricstest"
 	"github.com/hooklane/hooklane/internal/provider"
 )
 
@@ -100,25 +101,7 @@ func (g *hostileGateway) recorded() int {
 // counted is hooklane_flow_exchanges_total{source,outcome}.
 func (g *hostileGateway) counted(t *testing.T, source, outcome string) float64 {
 	t.Helper()
-	families, err := g.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "hooklane_flow_exchanges_total" {
-			continue
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "source" && l.GetValue() != source || l.GetName() == "outcome" && l.GetValue() != outcome {
-					continue next
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return metricstest.Value(t, g.reg, "hooklane_flow_exchanges_total", "source", source, "outcome", outcome)
 }
 
 func flowPost(path string, body []byte, header ...string) *http.Request {

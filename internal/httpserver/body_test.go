@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklane/hooklane/internal/httpserver"
+	"github.com/hooklane/hooklane/internal/metricstest"
 )
 
 func newBudget(t testing.TB, size int64) (*httpserver.BodyBudget, *prometheus.Registry) {
@@ -25,25 +26,8 @@ func newBudget(t testing.TB, size int64) (*httpserver.BodyBudget, *prometheus.Re
 	return b, reg
 }
 
-// value is the value of the gauge or counter name in reg.
-func value(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
 func held(t *testing.T, reg *prometheus.Registry) float64 {
-	return value(t, reg, "hooklane_http_unauthenticated_body_bytes")
+	return metricstest.Value(t, reg, "hooklane_http_unauthenticated_body_bytes")
 }
 
 // stalled is a body that sends a few bytes, then blocks until closed, as a
@@ -137,7 +121,7 @@ func TestReadBodyBudget(t *testing.T) {
 	if h := held(t, reg); h != size {
 		t.Errorf("held %v bytes, want the whole budget, %d", h, size)
 	}
-	if n := value(t, reg, "hooklane_http_body_budget_exhausted_total"); n != 4 {
+	if n := metricstest.Value(t, reg, "hooklane_http_body_budget_exhausted_total"); n != 4 {
 		t.Errorf("budget exhausted counter = %v, want 4", n)
 	}
 	close(stop)

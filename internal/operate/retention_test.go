@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/hooklane/hooklane/internal/metricstest"
 	"github.com/hooklane/hooklane/internal/operate"
 	"github.com/hooklane/hooklane/storage"
 )
@@ -49,7 +50,7 @@ func TestRetentionRunsInTheBackground(t *testing.T) {
 	})
 	eventually(t, "the run counted", func() bool {
 		n, err := testutil.GatherAndCount(reg, "hooklane_retention_last_run_seconds")
-		return err == nil && n == 1 && gauge(t, reg, "hooklane_retention_last_run_timestamp_seconds") > 0
+		return err == nil && n == 1 && metricstest.Value(t, reg, "hooklane_retention_last_run_timestamp_seconds") > 0
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -59,43 +60,8 @@ func TestRetentionRunsInTheBackground(t *testing.T) {
 		t.Errorf("the new event was purged")
 	}
 	for table, want := range map[string]float64{"events": 5, "deliveries": 5, "flow_exchanges": 0} {
-		if got := counter(t, reg, "hooklane_retention_rows_purged_total", table); got != want {
+		if got := metricstest.Value(t, reg, "hooklane_retention_rows_purged_total", "table", table); got != want {
 			t.Errorf("rows purged from %s = %v, want %v", table, got, want)
 		}
 	}
-}
-
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return 0
-}
-
-func counter(t *testing.T, reg *prometheus.Registry, name, table string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "table" && l.GetValue() == table {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
