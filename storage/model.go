@@ -613,58 +613,32 @@ func nullText(s string) pgtype.Text { return pgtype.Text{String: pgText(s), Vali
 func nullTime(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()} }
 
 func conversationValues(a *arrays, k conversationKey, r *conversationRow) {
-	a.key(k.source)
-	a.key(k.id)
-	a.key(r.provider)
-	a.text(r.account)
-	a.text(r.status)
-	a.time(r.statusAt)
-	a.text(r.operation)
-	a.time(r.operationAt)
-	a.text(r.owners)
-	a.time(r.ownersAt)
-	a.text(r.tags)
-	a.time(r.tagsAt)
-	a.time(r.expiredAt)
-	a.time(r.lastMessage)
-	a.time(r.lastInbound)
-	a.time(r.firstSeen)
-	a.time(r.updated)
+	a.keys(k.source, k.id, r.provider)
+	a.texts(r.account)
+	a.latest(r.status, r.statusAt)
+	a.latest(r.operation, r.operationAt)
+	a.latest(r.owners, r.ownersAt)
+	a.latest(r.tags, r.tagsAt)
+	a.times(r.expiredAt, r.lastMessage, r.lastInbound, r.firstSeen, r.updated)
 }
 
 func messageValues(a *arrays, k messageKey, r *messageRow) {
-	a.key(k.source)
-	a.key(k.id)
-	a.key(r.provider)
-	for _, s := range []string{r.account, r.conversation, r.contact, r.direction, r.typ, r.text, r.original, r.media,
-		r.replyTo, r.status, r.errorJSON} {
-		a.text(s)
-	}
-	for _, t := range []time.Time{r.sentAt, r.statusAt, r.deliveredAt, r.readAt, r.playedAt, r.failedAt,
-		r.editedAt, r.deletedAt, r.firstSeen, r.updated} {
-		a.time(t)
-	}
+	a.keys(k.source, k.id, r.provider)
+	a.texts(r.account, r.conversation, r.contact, r.direction, r.typ, r.text, r.original, r.media, r.replyTo,
+		r.status, r.errorJSON)
+	a.times(r.sentAt, r.statusAt, r.deliveredAt, r.readAt, r.playedAt, r.failedAt, r.editedAt, r.deletedAt,
+		r.firstSeen, r.updated)
 }
 
 func contactValues(a *arrays, k contactKey, r *contactRow) {
-	a.key(k.source)
-	a.key(k.account)
-	a.key(k.contact)
-	a.key(r.provider)
-	a.text(r.name)
-	a.time(r.nameAt)
-	for _, s := range []string{r.username, r.phone, r.jid, r.userID, r.clientID, r.email} {
-		a.text(s)
-	}
-	a.time(r.emailAt)
-	a.text(r.tags)
-	a.time(r.tagsAt)
-	a.text(r.owners)
-	a.time(r.ownersAt)
-	a.text(r.customFields)
-	for _, t := range []time.Time{r.customFieldsAt, r.firstSeen, r.lastSeen, r.lastInbound} {
-		a.time(t)
-	}
+	a.keys(k.source, k.account, k.contact, r.provider)
+	a.latest(r.name, r.nameAt)
+	a.texts(r.username, r.phone, r.jid, r.userID, r.clientID)
+	a.latest(r.email, r.emailAt)
+	a.latest(r.tags, r.tagsAt)
+	a.latest(r.owners, r.ownersAt)
+	a.latest(r.customFields, r.customFieldsAt)
+	a.times(r.firstSeen, r.lastSeen, r.lastInbound)
 }
 
 // arrays lays a table's rows out as unnest's arrays, a typed column each,
@@ -691,11 +665,35 @@ func (a *arrays) column(kind byte) *column {
 	return &a.cols[a.next-1]
 }
 
-func (a *arrays) key(s string) { c := a.column('k'); c.keys = append(c.keys, s) }
+// keys adds text values that are never NULL.
+func (a *arrays) keys(ss ...string) {
+	for _, s := range ss {
+		c := a.column('k')
+		c.keys = append(c.keys, s)
+	}
+}
 
-func (a *arrays) text(s string) { c := a.column('t'); c.texts = append(c.texts, nullText(s)) }
+// texts adds text values, NULL when empty.
+func (a *arrays) texts(ss ...string) {
+	for _, s := range ss {
+		c := a.column('t')
+		c.texts = append(c.texts, nullText(s))
+	}
+}
 
-func (a *arrays) time(t time.Time) { c := a.column('T'); c.times = append(c.times, nullTime(t)) }
+// times adds timestamptz values, NULL when zero.
+func (a *arrays) times(ts ...time.Time) {
+	for _, t := range ts {
+		c := a.column('T')
+		c.times = append(c.times, nullTime(t))
+	}
+}
+
+// latest adds a value and the time it was reported at.
+func (a *arrays) latest(s string, at time.Time) {
+	a.texts(s)
+	a.times(at)
+}
 
 // args lays rows out as unnest's arrays, in key order. A zero row, added
 // first and then dropped, gives each column its type, for a batch without
