@@ -44,7 +44,10 @@ NATS under a temporary directory unless NATS_URL is set, the other two
 always share "hooklane nats", started there too; database hooklane_bench,
 recreated each time, unless --database-url), finds each one's saturation
 closed-loop, then runs open-loop at half of hooklane's, and prints one
-table.
+table. Without --database-url it then weighs the model tables: two more
+"hooklane all", with them and with model: false, each new on a database
+(hooklane_bench_model_on, hooklane_bench_model_off) and an embedded NATS
+of its own, in turns at saturation.
 
 "reference" serves POST /webhooks/{source} at HOOKLANE_ADDR as the bare
 reference handler (see HOOKLANE_REFERENCE_PUBLISHES).
@@ -505,29 +508,47 @@ func benchSuite(ctx context.Context, e app.Env, configPath string, cfg *config.C
 	}
 
 	// The model's cost: "hooklane all" with the model tables and without
-	// (model: false, on a database and an embedded NATS of its own), in
-	// turns at saturation, when the suite has databases of its own.
+	// (model: false), in turns at saturation, when the suite has databases
+	// of its own. Each runs anew, on a database and an embedded NATS of its
+	// own: the suite's "hooklane all" has stored every run above, and
+	// tables and a stream that large are slower to write to.
 	var modelOns, modelOffs []*measurement
 	if o.databaseURL == "" {
-		var offConfig, offURL string
+		startFresh := func(name, configPath, database string) (server, func() error, error) {
+			url, err := recreateDatabase(ctx, cfg.DatabaseURL, database)
+			if err != nil {
+				return server{}, nil, err
+			}
+			proc, stop, err := startAs("all-"+strings.ReplaceAll(name, " ", "-"), configPath, bin, "all",
+				"DATABASE_URL="+url, config.EnvNATSURL+"=")
+			if err != nil {
+				return server{}, nil, err
+			}
+			db, err := pgx.Connect(ctx, url)
+			if err != nil {
+				return server{}, nil, errors.Join(fmt.Errorf("bench: %w", err), stop())
+			}
+			return server{"hooklane saturation, " + name, proc, db}, func() error {
+				return errors.Join(db.Close(context.WithoutCancel(ctx)), stop())
+			}, nil
+		}
+		var (
+			offConfig       string
+			on, off         server
+			stopOn, stopOff func() error
+		)
 		if offConfig, err = modelOffConfig(dir, configPath); err != nil {
 			return err
 		}
-		if offURL, err = recreateDatabase(ctx, cfg.DatabaseURL, suiteModelOffDatabase); err != nil {
+		if on, stopOn, err = startFresh("model on", configPath, suiteModelOnDatabase); err != nil {
 			return err
 		}
-		allOff, stopAllOff, startErr := startAs("all-model-off", offConfig, bin, "all", "DATABASE_URL="+offURL, config.EnvNATSURL+"=")
-		if startErr != nil {
-			return startErr
+		defer func() { err = errors.Join(err, stopOn()) }()
+		if off, stopOff, err = startFresh("model off", offConfig, suiteModelOffDatabase); err != nil {
+			return err
 		}
-		defer func() { err = errors.Join(err, stopAllOff()) }()
-		dbOff, connErr := pgx.Connect(ctx, offURL)
-		if connErr != nil {
-			return fmt.Errorf("bench: %w", connErr)
-		}
-		defer dbOff.Close(context.WithoutCancel(ctx))
-		if modelOns, modelOffs, err = turns(saturate, server{"hooklane saturation, model on", all, db},
-			server{"hooklane saturation, model off", allOff, dbOff}); err != nil {
+		defer func() { err = errors.Join(err, stopOff()) }()
+		if modelOns, modelOffs, err = turns(saturate, on, off); err != nil {
 			return err
 		}
 	}

@@ -11,9 +11,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// suiteModelOffDatabase is the database of the suite's "hooklane all"
-// without the model tables.
-const suiteModelOffDatabase = "hooklane_bench_model_off"
+// The databases of the suite's "hooklane all" with the model tables and
+// without, for the model's cost.
+const (
+	suiteModelOnDatabase  = "hooklane_bench_model_on"
+	suiteModelOffDatabase = "hooklane_bench_model_off"
+)
 
 // modelOffConfig writes, in dir, the config at path with model: false, and
 // returns the copy's path. The copy keeps the ${VAR} references.
