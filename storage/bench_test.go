@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,3 +148,30 @@ func benchRecord(n, events int) storage.Record {
 }
 
 var benchProvider, _ = provider.Lookup("meta")
+
+// BenchmarkSaveLargeDelivery stores one Meta delivery of 100,000 statuses
+// (4 MB), the most events a delivery may fan out to, with the model tables
+// written and without.
+func BenchmarkSaveLargeDelivery(b *testing.B) {
+	statuses := make([]string, 100_000)
+	for i := range statuses {
+		statuses[i] = fmt.Sprintf(`{"id":"wamid.LARGE%d","status":"delivered","timestamp":"%d","recipient_id":"5215512345678"}`, i, 1700000000+i)
+	}
+	body := metaBody(`"statuses":[` + strings.Join(statuses, ",") + `]`)
+	for _, model := range []string{"off", "on"} {
+		b.Run("model="+model, func(b *testing.B) {
+			s := storagetest.NewConfig(b, storage.Config{SkipModel: model == "off"})
+			parsed := delivered(b, "src-meta", "meta", body, received)
+			n := 0
+			for b.Loop() {
+				// A source of its own each time, so that every event is new.
+				r := parsed
+				r.Delivery.Source = "src-" + strconv.Itoa(n)
+				n++
+				if _, err := s.Save(b.Context(), []storage.Record{r}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
