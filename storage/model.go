@@ -34,7 +34,8 @@ import (
 //
 // Times are the provider's; a fact without one takes the time hooklane
 // received its delivery, which is stored with it, so a reprojection finds
-// the same.
+// the same. The first_seen_at and updated_at of messages and conversations
+// are hooklane's own: when it received the deliveries.
 
 // ModelResult counts what Save wrote to the model tables, by table.
 type ModelResult struct {
@@ -159,7 +160,7 @@ func (b *modelBatch) add(nf newFact) {
 
 	if f.MessageID != "" && f.Kind != hooklane.FactContact && f.Kind != hooklane.FactConversation {
 		r := &messageRow{provider: nf.provider, account: account, conversation: conversation, contact: contact,
-			direction: f.Direction, firstSeen: received, updated: at}
+			direction: f.Direction, firstSeen: received, updated: received}
 		switch f.Kind {
 		case hooklane.FactMessage:
 			r.typ = cmp.Or(f.Message.Type, "unknown")
@@ -193,7 +194,7 @@ func (b *modelBatch) add(nf newFact) {
 	}
 
 	if conversation != "" {
-		r := &conversationRow{provider: nf.provider, account: account, firstSeen: received, updated: at}
+		r := &conversationRow{provider: nf.provider, account: account, firstSeen: received, updated: received}
 		switch f.Kind {
 		case hooklane.FactMessage:
 			r.lastMessage = at

@@ -117,6 +117,9 @@ func TestModelMetaOutOfOrder(t *testing.T) {
 		"status": "read", "status_at": "2023-11-14T22:18:20Z", "delivered_at": "2023-11-14T22:16:40Z",
 		"read_at": "2023-11-14T22:18:20Z", "sent_at": "2023-11-14T22:15:00Z", "direction": "out",
 		"contact": "5215512345678", "conversation_id": "PN1:5215512345678", "type": "",
+		// When hooklane received the first and the latest delivery with news of it:
+		// the duplicate "sent" brought none.
+		"first_seen_at": "2025-06-01T12:30:45Z", "updated_at": "2025-06-01T12:30:47Z",
 	})
 	checkRow(t, "inbound", row(t, conn, "SELECT * FROM messages WHERE message_id = 'wamid.IN'"), map[string]string{
 		"status": "received", "direction": "in", "type": "text", "text": "hola", "sent_at": "2023-11-14T22:20:00Z",
@@ -128,6 +131,7 @@ func TestModelMetaOutOfOrder(t *testing.T) {
 	checkRow(t, "conversation", row(t, conn, "SELECT * FROM conversations"), map[string]string{
 		"conversation_id": "PN1:5215512345678", "message_count": "2", "last_inbound_at": "2023-11-14T22:20:00Z",
 		"last_message_at": "2023-11-14T22:20:00Z",
+		"first_seen_at":   "2025-06-01T12:30:45Z", "updated_at": "2025-06-01T12:30:49Z",
 	})
 }
 
