@@ -51,10 +51,12 @@ type ModelCount struct {
 	Unchanged int
 }
 
-// modelLock is the advisory lock that orders model writes and a
+// modelLock is the key of the advisory lock that orders model writes and a
 // reprojection: every write holds it shared for its transaction, and
-// Reproject exclusively while it clears the tables.
-const modelLock = 0x686f6f6b6d6f64 // "hookmod"
+// Reproject exclusively while it clears the tables. The key is per schema,
+// as purgeLockSQL's, so that installations sharing a database do not wait
+// for each other.
+const modelLock = `hashtext(current_schema() || '.hooklane_model')`
 
 // newFact is one fact of an event stored for the first time, with what its
 // delivery adds.
@@ -742,7 +744,7 @@ func (mb *modelBatch) queue(b *pgx.Batch) {
 	conversations := args(mb.conversations, func(a, b conversationKey) int {
 		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
 	}, conversationValues)
-	b.Queue("SELECT pg_advisory_xact_lock_shared($1)", int64(modelLock))
+	b.Queue("SELECT pg_advisory_xact_lock_shared(" + modelLock + ")")
 	b.Queue(claimSQL, append(slices.Clip(messages), conversations...)...)
 	b.Queue(messagesSQL, messages...)
 	b.Queue(contactsSQL, args(mb.contacts, func(a, b contactKey) int {

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -330,5 +331,23 @@ func TestReprojectBoundedKeys(t *testing.T) {
 	}
 	if got := modelTables(t, conn); got != want {
 		t.Errorf("a reprojection differs:\n%s", diffLines(want, got))
+	}
+}
+
+// TestReprojectOnePerSchema checks that one reprojection at a time runs in
+// a schema, and that installations in other schemas of the database do not
+// wait for it.
+func TestReprojectOnePerSchema(t *testing.T) {
+	t.Parallel()
+	s, conn := newStore(t)
+	if _, err := conn.Exec(t.Context(), "SELECT pg_advisory_lock(hashtext(current_schema() || '.hooklane_reproject'))"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reproject(t.Context(), storage.ReprojectConfig{Derive: derive}); !errors.Is(err, storage.ErrReprojectRunning) {
+		t.Errorf("a second reprojection of the schema: %v, want ErrReprojectRunning", err)
+	}
+	other, _ := newStore(t)
+	if _, err := other.Reproject(t.Context(), storage.ReprojectConfig{Derive: derive}); err != nil {
+		t.Errorf("a reprojection of another schema: %v", err)
 	}
 }

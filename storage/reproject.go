@@ -16,8 +16,9 @@ import (
 // holds the database.
 var ErrReprojectRunning = errors.New("another reprojection is running")
 
-// reprojectLock is the session advisory lock one reprojection holds.
-const reprojectLock = 0x686f6f6b726570 // "hookrep"
+// reprojectLock is the key of the session advisory lock one reprojection
+// of a schema holds.
+const reprojectLock = `hashtext(current_schema() || '.hooklane_reproject')`
 
 // ReprojectConfig configures Reproject.
 type ReprojectConfig struct {
@@ -65,14 +66,14 @@ func (s *Store) Reproject(ctx context.Context, cfg ReprojectConfig) (ReprojectPr
 	}
 	defer read.Release()
 	var locked bool
-	if err := read.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(reprojectLock)).Scan(&locked); err != nil {
+	if err := read.QueryRow(ctx, "SELECT pg_try_advisory_lock("+reprojectLock+")").Scan(&locked); err != nil {
 		return p, fmt.Errorf("reproject: %w", err)
 	}
 	if !locked {
 		return p, ErrReprojectRunning
 	}
 	defer func() {
-		_, _ = read.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(reprojectLock))
+		_, _ = read.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock("+reprojectLock+")")
 	}()
 
 	if err := s.clearModel(ctx, cfg.Source); err != nil {
@@ -117,7 +118,7 @@ func (s *Store) Reproject(ctx context.Context, cfg ReprojectConfig) (ReprojectPr
 func (s *Store) clearModel(ctx context.Context, source string) error {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue("SELECT pg_advisory_xact_lock($1)", int64(modelLock))
+	b.Queue("SELECT pg_advisory_xact_lock(" + modelLock + ")")
 	for _, table := range []string{"messages", "contacts", "conversations"} {
 		b.Queue("DELETE FROM "+table+" WHERE $1 = '' OR source = $1", source)
 	}
