@@ -89,6 +89,7 @@ type Handler struct {
 	publishOpts []jetstream.PublishOpt
 	log         *slog.Logger
 	metrics     *metrics
+	created     time.Time // when the counts RunSummary reports began
 }
 
 // New returns a Handler publishing through pub. Its metrics are registered
@@ -117,6 +118,7 @@ func New(pub Publisher, cfg Config, logger *slog.Logger, reg prometheus.Register
 		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
 		log:        logger,
 		metrics:    m,
+		created:    time.Now(),
 	}
 	if cfg.Stream != "" {
 		h.publishOpts = []jetstream.PublishOpt{jetstream.WithExpectStream(cfg.Stream)}

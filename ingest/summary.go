@@ -18,12 +18,14 @@ const DefaultSummaryInterval = 30 * time.Second
 // RunSummary logs, every interval (DefaultSummaryInterval if zero) in which
 // there was traffic, one info line counting the requests answered since the
 // last line, by source and outcome, so that accepted deliveries leave a
-// trace at the default level without a line each. It reads the counts of
+// trace at the default level without a line each. The first line counts
+// from when the Handler was made, so that requests served before RunSummary
+// started are counted too; run it once a Handler. It reads the counts of
 // hooklane_ingest_deliveries_total, so serving requests costs nothing more.
 // When ctx is done it logs what the last interval counted and returns nil.
 func (h *Handler) RunSummary(ctx context.Context, interval time.Duration) error {
 	interval = cmp.Or(interval, DefaultSummaryInterval)
-	last, since := h.counts(), time.Now()
+	last, since := map[outcomeKey]float64{}, h.created
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
