@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hooklane/hooklane"
 	"github.com/hooklane/hooklane/internal/provider"
 	"github.com/hooklane/hooklane/storage"
@@ -170,10 +172,17 @@ func TestModelOrderFree(t *testing.T) {
 			if p.Deliveries == 0 || p.Events == 0 {
 				t.Errorf("reproject read %+v", p)
 			}
-			if got := modelTables(t, conn); got != want {
-				t.Fatalf("a reprojection differs:\n%s", diffLines(want, got))
-			}
+			sameTables(t, conn, want, "after a reprojection")
 		}
+	}
+}
+
+// sameTables fails t unless the model tables hold want, as modelTables
+// writes them, after what was done.
+func sameTables(t *testing.T, conn *pgx.Conn, want, after string) {
+	t.Helper()
+	if got := modelTables(t, conn); got != want {
+		t.Errorf("%s, the model tables differ:\n%s", after, diffLines(want, got))
 	}
 }
 
@@ -245,9 +254,7 @@ func TestReprojectSource(t *testing.T) {
 	if _, err := s.Reproject(t.Context(), storage.ReprojectConfig{Source: "src-meta", Derive: derive}); err != nil {
 		t.Fatal(err)
 	}
-	if got := modelTables(t, conn); got != want {
-		t.Errorf("after reprojecting both sources:\n%s", diffLines(want, got))
-	}
+	sameTables(t, conn, want, "after reprojecting both sources")
 	last := progress[len(progress)-1]
 	if len(progress) < 3 || last.Deliveries != last.Total || last.Total != 7 {
 		t.Errorf("progress = %+v", progress)
@@ -299,9 +306,7 @@ func TestReplayWritesTheModel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := modelTables(t, conn); got != want {
-		t.Errorf("after the replay:\n%s", diffLines(want, got))
-	}
+	sameTables(t, conn, want, "after the replay")
 }
 
 // TestReprojectBoundedKeys rebuilds the rows of events whose keys are over
@@ -329,9 +334,7 @@ func TestReprojectBoundedKeys(t *testing.T) {
 	if _, err := s.Reproject(t.Context(), storage.ReprojectConfig{Derive: derive}); err != nil {
 		t.Fatal(err)
 	}
-	if got := modelTables(t, conn); got != want {
-		t.Errorf("a reprojection differs:\n%s", diffLines(want, got))
-	}
+	sameTables(t, conn, want, "after a reprojection")
 }
 
 // TestReprojectOnePerSchema checks that one reprojection at a time runs in
