@@ -393,7 +393,7 @@ func mergeContact(a, b *contactRow) {
 	a.lastInbound = latest(a.lastInbound, b.lastInbound)
 }
 
-// mergeConversation merges b into a, as claimSQL's conversations SET does.
+// mergeConversation merges b into a, as messagesSQL's conversations SET does.
 func mergeConversation(a, b *conversationRow) {
 	if newer(a.statusAt, b.statusAt, a.status, b.status) {
 		a.status, a.statusAt = b.status, b.statusAt
@@ -503,7 +503,7 @@ const messageColumns = `source, message_id, provider, account, conversation_id, 
 	edited_at, deleted_at, first_seen_at, updated_at`
 
 // messagesInput is a batch's messages rows, from messageValues' arrays
-// ($1 to $24), in key order.
+// ($1 to $24).
 const messagesInput = `
 	SELECT source, message_id, provider, account, conversation_id, contact, direction, type, text, original_text,
 		media::jsonb, reply_to, status, error::jsonb, sent_at, status_at, delivered_at, read_at, played_at, failed_at,
@@ -512,26 +512,31 @@ const messagesInput = `
 		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[],
 		$17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[],
 		$23::timestamptz[], $24::timestamptz[])
-		AS i(` + messageColumns + `)
-	ORDER BY source, message_id`
+		AS i(` + messageColumns + `)`
 
-// claimSQL is the first of a batch's two messages statements, with the
-// batch's conversations. It inserts the messages rows that are new and
-// merges those that gain their conversation now, from none; it locks every
-// other row of the batch too, without writing it, as ON CONFLICT DO UPDATE
-// does whatever its WHERE says. The rows it returns are exactly the ones
-// this write gave a conversation, each to one writer only: an insert
-// happens once, and the WHERE is checked against the row as it stands once
-// locked. So it counts each into its conversation's message_count, in the
-// conversations upsert that follows (conversationValues' arrays, $25 to
-// $41). The locks go in one order in every writer: messages, then
+// messagesSQL writes a batch's messages and its conversations, in one
+// statement, reading the batch's rows once (input). claimed inserts the
+// messages rows that are new and merges those that gain their conversation
+// now, from none; it locks every other row of the batch too, without writing
+// it, as ON CONFLICT DO UPDATE does whatever its WHERE says. The rows it
+// returns are exactly the ones this write gave a conversation, each to one
+// writer only: an insert happens once, and the WHERE is checked against the
+// row as it stands once locked. So c counts each into its conversation's
+// message_count, in the conversations upsert (conversationValues' arrays,
+// $25 to $41). merged merges the rest of the batch, the rows claimed only
+// locked, into the stored ones. An anti-join passes a row only once it has
+// read all of claimed, so claimed has run to its end before merged writes,
+// and merged never touches a row claimed wrote, which one statement may not
+// write twice. The locks go in one order in every writer: messages, then
 // conversations, each in key order.
-var claimSQL = `
-WITH claimed AS (
-	INSERT INTO messages AS m (` + messageColumns + `)` + messagesInput + `
+var messagesSQL = `
+WITH input AS MATERIALIZED (` + messagesInput + `
+), claimed AS (
+	INSERT INTO messages AS m (` + messageColumns + `)
+	SELECT * FROM input ORDER BY source, message_id
 	ON CONFLICT (source, message_id) DO UPDATE ` + messagesSet.set() + `
 	WHERE m.conversation_id IS NULL AND excluded.conversation_id IS NOT NULL
-	RETURNING m.source, m.conversation_id
+	RETURNING m.source, m.message_id, m.conversation_id
 ), gained AS MATERIALIZED (
 	SELECT source, conversation_id, count(*) AS n
 	FROM claimed WHERE conversation_id IS NOT NULL
@@ -552,17 +557,14 @@ WITH claimed AS (
 	ORDER BY i.source, i.conversation_id
 	ON CONFLICT (source, conversation_id) DO UPDATE ` + conversationsSet.sql("m") + `
 	RETURNING 1
+), merged AS (
+	INSERT INTO messages AS m (` + messageColumns + `)
+	SELECT * FROM input i
+	WHERE NOT EXISTS (SELECT FROM claimed WHERE claimed.source = i.source AND claimed.message_id = i.message_id)
+	ON CONFLICT (source, message_id) DO UPDATE ` + messagesSet.sql("m") + `
+	RETURNING 1
 )
-SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM c)`
-
-// messagesSQL is the second messages statement: it merges every row of the
-// batch into the stored one, all locked by claimSQL already. A row claimSQL
-// wrote already holds the merge, so it changes nothing there; the rows it
-// returns are the others it changed.
-var messagesSQL = `
-INSERT INTO messages AS m (` + messageColumns + `)` + messagesInput + `
-ON CONFLICT (source, message_id) DO UPDATE ` + messagesSet.sql("m") + `
-RETURNING 1`
+SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM c), (SELECT count(*) FROM merged)`
 
 var contactsSet = func() setClause {
 	name := "(excluded.name_at IS NOT NULL AND (m.name_at IS NULL OR excluded.name_at > m.name_at OR (excluded.name_at = m.name_at AND " +
@@ -745,8 +747,7 @@ func (mb *modelBatch) queue(b *pgx.Batch) {
 		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.id, b.id))
 	}, conversationValues)
 	b.Queue("SELECT pg_advisory_xact_lock_shared(" + modelLock + ")")
-	b.Queue(claimSQL, append(slices.Clip(messages), conversations...)...)
-	b.Queue(messagesSQL, messages...)
+	b.Queue(messagesSQL, append(messages, conversations...)...)
 	b.Queue(contactsSQL, args(mb.contacts, func(a, b contactKey) int {
 		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.account, b.account),
 			strings.Compare(a.contact, b.contact))
@@ -759,12 +760,8 @@ func (mb *modelBatch) read(br pgx.BatchResults) (ModelResult, error) {
 	if _, err := br.Exec(); err != nil { // the lock
 		return res, err
 	}
-	var claimed, conv int
-	if err := br.QueryRow().Scan(&claimed, &conv); err != nil {
-		return res, err
-	}
-	merged, err := countRows(br)
-	if err != nil {
+	var claimed, conv, merged int
+	if err := br.QueryRow().Scan(&claimed, &conv, &merged); err != nil {
 		return res, err
 	}
 	contacts, err := countRows(br)
