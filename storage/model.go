@@ -722,15 +722,17 @@ func args[K comparable, R any](rows map[K]*R, compare func(a, b K) int, values f
 		a.next = 0
 		values(&a, k, rows[k])
 	}
+	// FlatArray, which pgx encodes directly: a slice of another type than
+	// its few built-in ones is read through reflection.
 	out := make([]any, len(a.cols))
 	for i, c := range a.cols {
 		switch c.kind {
 		case 'k':
 			out[i] = c.keys
 		case 't':
-			out[i] = c.texts
+			out[i] = pgtype.FlatArray[pgtype.Text](c.texts)
 		default:
-			out[i] = c.times
+			out[i] = pgtype.FlatArray[pgtype.Timestamptz](c.times)
 		}
 	}
 	return out
