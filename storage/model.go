@@ -128,6 +128,13 @@ func (b *modelBatch) addEvent(r *Record, e *hooklane.Event) {
 // stored form (IndexKey), which were new. When r carries a key twice, the
 // first is the one stored.
 func (b *modelBatch) addStored(r *Record, keys []string) {
+	if len(keys) == len(r.Events) {
+		// Every event was new: a key r carries twice is stored once.
+		for i := range r.Events {
+			b.addEvent(r, &r.Events[i])
+		}
+		return
+	}
 	at := make(map[string]int, len(r.Events))
 	for i := len(r.Events) - 1; i >= 0; i-- {
 		at[IndexKey(r.Events[i].Key)] = i
