@@ -135,6 +135,34 @@ func TestModelMetaOutOfOrder(t *testing.T) {
 	})
 }
 
+// TestModelSharedEventInBatch checks that an event two new deliveries of a
+// batch carry is merged once, from the delivery that stored it: the
+// other's copy, received later, moves no first_seen_at or updated_at.
+func TestModelSharedEventInBatch(t *testing.T) {
+	s, conn := newStore(t)
+	status := func(id, st string) string {
+		return fmt.Sprintf(`{"id":%q,"status":%q,"timestamp":"1700000100","recipient_id":"5215512345678"}`, id, st)
+	}
+	first := delivered(t, "wa", "meta", metaBody(`"statuses":[`+status("wamid.S", "read")+`]`), received)
+	later := delivered(t, "wa", "meta", metaBody(`"statuses":[`+status("wamid.S", "read")+`,`+status("wamid.T", "delivered")+`]`),
+		received.Add(time.Hour))
+	// Records are stored in dedupe key order: first stores the shared status.
+	first.Delivery.DedupeKey, later.Delivery.DedupeKey = "a", "b"
+	res, err := s.Save(t.Context(), []storage.Record{later, first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deliveries != 2 || res.Events != 2 {
+		t.Fatalf("Save = %+v, want 2 deliveries and 2 events", res)
+	}
+	checkRow(t, "shared", row(t, conn, "SELECT * FROM messages WHERE message_id = 'wamid.S'"), map[string]string{
+		"status": "read", "first_seen_at": "2025-06-01T12:30:45Z", "updated_at": "2025-06-01T12:30:45Z",
+	})
+	checkRow(t, "other", row(t, conn, "SELECT * FROM messages WHERE message_id = 'wamid.T'"), map[string]string{
+		"status": "delivered", "first_seen_at": "2025-06-01T13:30:45Z", "updated_at": "2025-06-01T13:30:45Z",
+	})
+}
+
 // TestModelSkipped checks that a store with SkipModel stores the events and
 // no model row.
 func TestModelSkipped(t *testing.T) {
